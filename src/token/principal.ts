@@ -1,0 +1,26 @@
+/**
+ * Who a verified token speaks for. Produced by a verifier (JWT or introspection), consumed by the
+ * policy. Never logged whole: `claims` may hold personal data.
+ */
+export interface Principal {
+  /** The issuer the token was verified against (the configured `issuer` string). */
+  readonly issuer: string
+  readonly subject: string | undefined
+  readonly clientId: string | undefined
+  /** Scopes the token carries, before `implies` expansion. */
+  readonly scopes: ReadonlySet<string>
+  /** `exp`, in seconds since the epoch. */
+  readonly expiresAt: number
+  /** The verified claims (or introspection answer); read by policy, never logged. */
+  readonly claims: Readonly<Record<string, unknown>>
+}
+
+/** Turns a bearer token into a principal, or throws a `GatewayError` (401/503). */
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>
+  /** Loads keys or metadata ahead of the first request; resolves `false` when not ready yet. */
+  warmUp?(): Promise<boolean>
+  /** Whether keys are loaded and verification can succeed (for `/readyz`). */
+  ready?(): boolean
+  close?(): Promise<void>
+}
