@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+import { ConfigError } from '../errors.js'
+import { ENV_KEYS } from '../config/env.js'
+import { serve } from './serve.js'
+
+const USAGE = `mcp-resource-gateway: an OAuth 2.1 Resource Server in front of an MCP server
+
+Usage:
+  mcp-resource-gateway serve [--config FILE] [--port N] [--host H] [--backend URL] [--strict]
+  mcp-resource-gateway start     serve when configured, else run the local demo
+  mcp-resource-gateway --help | --version
+
+Configuration: a YAML file (--config or MCP_CONFIG), then MCP_* environment variables, then flags.
+See docs/configuration.md.`
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve':
+      return serve(rest)
+    case 'start':
+      if (isConfigured(rest)) return serve(rest)
+      return (await import('../demo/main.js')).runDemoUntilSignal()
+    case '--version':
+    case '-v': {
+      const { createRequire } = await import('node:module')
+      console.log((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
+      return 0
+    }
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      console.log(USAGE)
+      return command === undefined ? 2 : 0
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`)
+      return 2
+  }
+}
+
+/** `npm start` serves a real configuration when one is given and runs the demo otherwise. */
+function isConfigured(argv: readonly string[]): boolean {
+  if (argv.includes('--config') || argv.includes('-c') || process.env.MCP_CONFIG) return true
+  return Object.keys(ENV_KEYS).some((name) => process.env[name] !== undefined && process.env[name] !== '')
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) console.error(error.message)
+    else console.error(error)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,97 @@
+/**
+ * Environment variables -> file-shaped settings. The `MCP_*` names and meanings are
+ * nginx-mcp-resource's, so a deployment can switch without renaming anything; the new variables
+ * follow the same pattern. A variable that is set but empty counts as unset, as in the anchor.
+ */
+
+/** Where an env variable lands in the file shape. `authorizationServers.0` is the first issuer. */
+export const ENV_KEYS: Readonly<Record<string, string>> = {
+  MCP_LISTEN_HOST: 'listen.host',
+  MCP_LISTEN_PORT: 'listen.port',
+  MCP_SERVER_NAME: 'serverName',
+  MCP_WORKER_PROCESSES: 'workers',
+  MCP_CANONICAL_URI: 'resource.canonicalUri',
+  MCP_RESOURCE_PATH: 'resource.path',
+  MCP_METADATA_URI: 'resource.metadataUri',
+  MCP_RESOURCE_DOCUMENTATION: 'resource.documentation',
+  MCP_RESOURCE_NAME: 'resource.name',
+  MCP_BEARER_METHODS_SUPPORTED: 'resource.bearerMethodsSupported',
+  MCP_AUTHORIZATION_SERVER: 'authorizationServers.0.issuer',
+  MCP_ISSUER: 'authorizationServers.0.expectedIssuer',
+  MCP_AUTH_MODE: 'authorizationServers.0.mode',
+  MCP_JWT_KEY_FILE: 'authorizationServers.0.jwksFile',
+  MCP_JWKS_URI: 'authorizationServers.0.jwksUri',
+  MCP_JWT_DISCOVERY: 'authorizationServers.0.discovery',
+  MCP_EXTRA_AUDIENCES: 'authorizationServers.0.audiences',
+  MCP_CLOCK_SKEW: 'authorizationServers.0.clockSkew',
+  MCP_JWKS_COOLDOWN: 'authorizationServers.0.jwksCooldown',
+  MCP_REQUIRED_SCOPE: 'scopes.required',
+  MCP_SCOPES_SUPPORTED: 'scopes.supported',
+  MCP_BACKEND: 'backend.url',
+  MCP_BACKEND_TIMEOUT: 'backend.headersTimeout',
+  MCP_MAX_BODY_SIZE: 'limits.maxBodySize',
+  MCP_TLS: 'tls.enabled',
+  MCP_SSL_CERT_FILE: 'tls.certFile',
+  MCP_SSL_CERT_KEY_FILE: 'tls.keyFile',
+  MCP_TLS_MIN_VERSION: 'tls.minVersion',
+  MCP_ALLOWED_ORIGINS: 'origins.allowed',
+  MCP_LOG_LEVEL: 'log.level',
+}
+
+/** Booleans given as `on`/`off` in the environment. */
+const BOOLEAN_KEYS = new Set(['authorizationServers.0.discovery'])
+
+/** Variables that are refused outright, with the reason. */
+export const REFUSED_ENV: Readonly<Record<string, string>> = {}
+
+/** Variables accepted for compatibility that have no effect here, with the reason (logged at start). */
+export const IGNORED_ENV: Readonly<Record<string, string>> = {
+  MCP_RESOLVER: 'the gateway uses the system resolver at request time, so MCP_RESOLVER is not needed',
+}
+
+export interface EnvSettings {
+  /** File-shaped partial settings. */
+  values: Record<string, unknown>
+  /** Dotted key -> the variable that set it, for error messages. */
+  sources: Map<string, string>
+  problems: string[]
+  notices: string[]
+}
+
+export function readEnv(env: Readonly<Record<string, string | undefined>>): EnvSettings {
+  const result: EnvSettings = { values: {}, sources: new Map(), problems: [], notices: [] }
+  for (const [name, reason] of Object.entries(REFUSED_ENV)) {
+    if (env[name] !== undefined && env[name] !== '') result.problems.push(`${name}: ${reason}`)
+  }
+  for (const [name, reason] of Object.entries(IGNORED_ENV)) {
+    if (env[name] !== undefined && env[name] !== '') result.notices.push(`${name} is ignored: ${reason}`)
+  }
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    let value: unknown = raw
+    if (BOOLEAN_KEYS.has(key)) {
+      if (!['on', 'off', 'true', 'false'].includes(raw)) {
+        result.problems.push(`${name}: expected 'on' or 'off' (got "${raw}")`)
+        continue
+      }
+      value = raw === 'on' || raw === 'true'
+    }
+    setPath(result.values, key, value)
+    result.sources.set(key, name)
+  }
+  return result
+}
+
+/** Sets `a.b.0.c` in a nested object, creating objects and arrays on the way. */
+export function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.')
+  let node: Record<string, unknown> = target
+  for (let i = 0; i < parts.length - 1; i++) {
+    const part = parts[i] as string
+    const nextIsIndex = /^\d+$/.test(parts[i + 1] as string)
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = nextIsIndex ? [] : {}
+    node = node[part] as Record<string, unknown>
+  }
+  node[parts[parts.length - 1] as string] = value
+}

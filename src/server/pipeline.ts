@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Config } from '../config/normalize.js'
+import { BadRequest, GatewayError, type FailureReason } from '../errors.js'
+import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
+import { events, type DecisionEvent } from '../observability/events.js'
+import type { Forwarder, ResponseRewriter } from '../proxy/forward.js'
+import { extractBearerToken } from '../token/bearer.js'
+import type { Principal, TokenVerifier } from '../token/principal.js'
+import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
+import { readBody } from './read-body.js'
+import { writeError, writeJson, type ChallengeContext } from './respond.js'
+import { createRouter } from './routes.js'
+import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
+
+export interface GatewayParts {
+  config: Config
+  verifier: TokenVerifier
+  forwarder: Forwarder
+  authorizer: McpAuthorizer
+  /** Extra routes served before the MCP path (`/metrics` when on the main port). */
+  extraRoutes?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void>
+  /** After authorization, before forwarding (rate limits); throws a `GatewayError` to refuse. */
+  admit?: (principal: Principal, call: McpCall | undefined) => Promise<void>
+}
+
+/** Per-request state carried through the steps and into the decision event. */
+interface Exchange {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly id: string
+  readonly started: number
+  principal?: Principal
+  call?: McpCall | undefined
+  reason?: FailureReason
+  upstreamMs?: number
+}
+
+/**
+ * A request's way through the gateway (DESIGN.md "The request's way through"):
+ *
+ *   1. route            metadata | health | readiness | extra | MCP path | 404
+ *   2. checkOrigin      invalid Origin: 403; CORS preflight answered without a token
+ *   3. extractToken     RFC 6750 §2.1 header only
+ *   4. verifyToken      signature/claims or introspection, then audience and issuer
+ *   5. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
+ *   6. authorize        required scopes, per method, per tool/prompt/resource
+ *   7. admit            rate limits (after authentication: a bad token is a 401, never a 429)
+ *   8. forward          no Authorization upstream; streamed both ways; lists filtered if asked
+ *   9. emitDecision     one event per request, consumed by logs, metrics and the audit trail
+ */
+export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, verifier, forwarder, authorizer } = parts
+  const metadataDocument = buildProtectedResourceMetadata({
+    resource: config.resource.canonicalUri,
+    authorizationServers: config.authorizationServers.map((as) => as.issuer),
+    scopesSupported: authorizer.scopesSupported,
+    bearerMethodsSupported: config.resource.bearerMethodsSupported,
+    resourceDocumentation: config.resource.documentation,
+    resourceName: config.resource.name,
+  })
+  const challenge: ChallengeContext = {
+    resourceMetadata: config.resource.metadataUri,
+    scope401: authorizer.challengeScope,
+  }
+  const route = createRouter({
+    resourcePath: config.resource.path,
+    metadataPaths: config.resource.metadataPaths,
+    extra: parts.extraRoutes,
+  })
+
+  return function handleRequest(req, res) {
+    const exchange: Exchange = { req, res, id: requestId(req), started: performance.now() }
+    res.setHeader('x-request-id', exchange.id)
+    res.once('close', () => emitDecision(exchange))
+    const target = route(req)
+    switch (target.kind) {
+      case 'metadata':
+        return serveMetadata(req, res, metadataDocument)
+      case 'health':
+        return writeJson(res, 200, '{"status":"ok"}')
+      case 'ready':
+        return void serveReadiness(res)
+      case 'extra':
+        return target.handler(req, res)
+      case 'not_found':
+        exchange.reason = 'not_found'
+        return writeJson(res, 404, '{"error":"not_found"}')
+      case 'mcp':
+        return void handleMcp(exchange).catch((error: unknown) => refuse(exchange, error))
+    }
+  }
+
+  async function handleMcp(exchange: Exchange): Promise<void> {
+    const { req, res } = exchange
+    const origin = checkOrigin(req, config.origins)
+    if (req.method === 'OPTIONS') return writePreflight(req, res, origin)
+    if (origin !== undefined) setCorsHeaders(res, origin)
+    if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
+      res.setHeader('allow', 'GET, POST, DELETE, OPTIONS')
+      throw new BadRequest('method_not_allowed', 'Method not allowed on the MCP endpoint', 405)
+    }
+
+    const token = extractBearerToken(authorizationHeader(req))
+    exchange.principal = await verifier.verify(token)
+
+    let body: Buffer | undefined
+    if (req.method === 'POST') {
+      body = await readBody(req, config.limits.maxBodySize)
+      exchange.call = authorizer.readCall(body, req.headers)
+    } else {
+      authorizer.checkHttpMethod(req.method, req.headers)
+    }
+    authorizer.authorize(exchange.principal, exchange.call)
+
+    await parts.admit?.(exchange.principal, exchange.call)
+
+    const rewrite: ResponseRewriter | undefined = authorizer.responseRewriter(exchange.principal, exchange.call)
+    const result = await forwarder.forward(req, res, body, rewrite)
+    exchange.upstreamMs = result.upstreamMs
+  }
+
+  function refuse(exchange: Exchange, error: unknown): void {
+    const known =
+      error instanceof GatewayError
+        ? error
+        : new GatewayError(500, 'internal', 'Internal error', undefined, { cause: error })
+    exchange.reason = known.reason
+    if (!(error instanceof GatewayError) && events.notice.hasSubscribers) {
+      events.notice.publish({ level: 'error', message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` })
+    }
+    writeError(exchange.res, known, challenge)
+  }
+
+  async function serveReadiness(res: ServerResponse): Promise<void> {
+    const keys = verifier.ready?.() ?? true
+    const backend = await forwarder.reachable()
+    writeJson(res, keys && backend ? 200 : 503, JSON.stringify({ ready: keys && backend, keys, backend }), {
+      'cache-control': 'no-store',
+    })
+  }
+
+  function emitDecision(exchange: Exchange): void {
+    if (!events.decision.hasSubscribers) return
+    const { req, res, principal, call } = exchange
+    const event: DecisionEvent = {
+      requestId: exchange.id,
+      time: Date.now(),
+      httpMethod: req.method ?? '',
+      path: (req.url ?? '').split('?')[0] as string,
+      status: res.statusCode,
+      durationMs: performance.now() - exchange.started,
+      upstreamMs: exchange.upstreamMs,
+      decision: exchange.reason === undefined ? 'allow' : res.statusCode >= 500 ? 'error' : 'deny',
+      reason: exchange.reason,
+      mcpMethod: call?.method,
+      target: call?.target,
+      protocolVersion: call?.protocolVersion,
+      subject: principal?.subject,
+      clientId: principal?.clientId,
+      issuer: principal?.issuer,
+    }
+    events.decision.publish(event)
+  }
+}
+
+/**
+ * RFC 9728 §3.2: the document over GET (and HEAD), JSON, readable from any origin since browsers
+ * fetch it before they have a token.
+ */
+function serveMetadata(req: IncomingMessage, res: ServerResponse, document: string): void {
+  res.setHeader('access-control-allow-origin', '*')
+  if (req.method === 'OPTIONS') {
+    res.setHeader('access-control-allow-methods', 'GET, HEAD, OPTIONS')
+    res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'MCP-Protocol-Version')
+    res.writeHead(204)
+    res.end()
+    return
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' })
+    res.end()
+    return
+  }
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(document),
+    'cache-control': 'public, max-age=300',
+  })
+  res.end(req.method === 'HEAD' ? undefined : document)
+}
+
+/** Node keeps only the first of repeated Authorization headers; the raw list tells the truth. */
+function authorizationHeader(req: IncomingMessage): string | string[] | undefined {
+  const raw = req.rawHeaders
+  let found: string | string[] | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue
+    const value = raw[i + 1] as string
+    found = found === undefined ? value : [...(Array.isArray(found) ? found : [found]), value]
+  }
+  return found
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+function requestId(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id']
+  return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID()
+}

@@ -1,0 +1,43 @@
+import type { ServerResponse } from 'node:http'
+import { GatewayError, InsufficientScope } from '../errors.js'
+import { buildChallenge } from '../metadata/challenge.js'
+
+export interface ChallengeContext {
+  resourceMetadata: string
+  /** Scopes named in a 401 challenge (the required scopes). */
+  scope401: readonly string[]
+}
+
+/**
+ * Writes a refused request: status, exactly one `WWW-Authenticate` for 401/403, `Cache-Control:
+ * no-store`, `Retry-After` when known, and a small JSON body. The body is the OAuth shape, or a
+ * JSON-RPC error object when the refusal is a JSON-RPC one (MCP 2026-07-28 `-32020`).
+ */
+export function writeError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+  }
+  if (error.challenges) {
+    const scope = error instanceof InsufficientScope ? error.scope : challenge.scope401
+    headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
+  }
+  if (error.retryAfter !== undefined) headers['retry-after'] = error.retryAfter
+  const body =
+    error.jsonRpcCode === undefined
+      ? { error: error.bearerError ?? error.reason, error_description: error.description }
+      : { jsonrpc: '2.0', id: error.jsonRpcId ?? null, error: { code: error.jsonRpcCode, message: error.description } }
+  const text = JSON.stringify(body)
+  headers['content-length'] = Buffer.byteLength(text)
+  res.writeHead(error.status, headers)
+  res.end(text)
+}
+
+export function writeJson(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+  res.end(text)
+}

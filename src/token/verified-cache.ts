@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * A bounded LRU of verification results keyed by a SHA-256 of the token, so the token itself is
+ * never a key in memory longer than the request. An entry never outlives its `expiresAt`.
+ */
+export class TokenCache<T> {
+  readonly #entries = new Map<string, { value: T; until: number }>()
+
+  constructor(readonly maxEntries: number) {}
+
+  static key(token: string): string {
+    return createHash('sha256').update(token).digest('base64url')
+  }
+
+  /** `until` is in milliseconds since the epoch. */
+  get(key: string, now = Date.now()): T | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    this.#entries.delete(key)
+    if (entry.until <= now) return undefined
+    this.#entries.set(key, entry)
+    return entry.value
+  }
+
+  set(key: string, value: T, until: number): void {
+    if (this.maxEntries <= 0) return
+    this.#entries.delete(key)
+    this.#entries.set(key, { value, until })
+    if (this.#entries.size > this.maxEntries) {
+      const oldest = this.#entries.keys().next().value as string
+      this.#entries.delete(oldest)
+    }
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  clear(): void {
+    this.#entries.clear()
+  }
+}
