@@ -1,9 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { Transform } from 'node:stream'
 import type { Config } from '../config/normalize.js'
-import { InsufficientScope } from '../errors.js'
 import { checkHttpMethod } from '../jsonrpc/http-method.js'
 import type { McpRequest } from '../jsonrpc/mcp-request.js'
 import { parseMcpRequest } from '../jsonrpc/parse.js'
+import type { ProtocolVersion } from '../jsonrpc/protocol-version.js'
+import { authorize, authorizeHttpRequest } from '../policy/authorize.js'
+import { filterJsonBody, listFilterFor, type ListFilter } from '../policy/filter-list.js'
+import { createSseListFilter } from '../policy/filter-sse.js'
+import { compilePolicy } from '../policy/rules.js'
 import type { ResponseRewriter } from '../proxy/forward.js'
 import type { Principal } from '../token/principal.js'
 
@@ -13,12 +18,12 @@ export interface McpCall {
   /** The method of the first message (a batch lists them all in `request.messages`). */
   readonly method: string | undefined
   readonly target: string | undefined
-  readonly protocolVersion: string
+  readonly protocolVersion: ProtocolVersion
 }
 
 /**
- * The seam between the pipeline and the pure MCP policy: read the call from the body, decide, and
- * say whether the response needs rewriting. Built once from the configuration.
+ * The seam between the pipeline and the pure MCP policy (src/policy, src/jsonrpc): read the call
+ * from the body, decide, and say whether the response needs rewriting. Built once per config.
  */
 export interface McpAuthorizer {
   readonly scopesSupported: readonly string[]
@@ -28,15 +33,18 @@ export interface McpAuthorizer {
   checkHttpMethod(method: string, headers: IncomingHttpHeaders): void
   /** Throws `InsufficientScope` (403) when the principal may not make this call. */
   authorize(principal: Principal, call: McpCall | undefined): void
+  /** A rewriter when this caller's list responses must be filtered; `undefined` streams untouched. */
   responseRewriter(principal: Principal, call: McpCall | undefined): ResponseRewriter | undefined
 }
 
+/** Largest JSON list response held for filtering; beyond it the response fails closed. */
+const MAX_JSON_LIST_BYTES = 16 * 1024 * 1024
+
 export function createMcpAuthorizer(config: Config): McpAuthorizer {
-  const required = [...config.scopes.required]
-  const supported = (config.scopes.supported ?? required).filter((s) => s !== 'offline_access')
+  const policy = compilePolicy(config.scopes)
   return {
-    scopesSupported: supported,
-    challengeScope: required,
+    scopesSupported: policy.scopesSupported,
+    challengeScope: policy.challengeScope,
     readCall(body, headers) {
       const request = parseMcpRequest({ body, headers })
       const first = request.messages[0]
@@ -45,9 +53,42 @@ export function createMcpAuthorizer(config: Config): McpAuthorizer {
     checkHttpMethod(method, headers) {
       checkHttpMethod(method, headers['mcp-protocol-version'])
     },
-    authorize(principal) {
-      if (required.some((s) => !principal.scopes.has(s))) throw new InsufficientScope(required)
+    authorize(principal, call) {
+      if (call === undefined) authorizeHttpRequest(policy, principal)
+      else authorize(policy, principal, call.request)
     },
-    responseRewriter: () => undefined,
+    responseRewriter(principal, call) {
+      if (call === undefined) return undefined
+      const filter = listFilterFor(policy, principal, call.request)
+      if (filter === undefined) return undefined
+      const version = call.request.version
+      return (status, contentType) => {
+        if (status !== 200 || contentType === undefined) return undefined
+        if (contentType.startsWith('text/event-stream')) return createSseListFilter(filter, version)
+        if (contentType.startsWith('application/json')) return createJsonListFilter(filter, version)
+        return undefined
+      }
+    },
   }
+}
+
+/** A JSON response is one document: hold it, rewrite the list results, send it whole. */
+function createJsonListFilter(filter: ListFilter, version: ProtocolVersion): Transform {
+  const chunks: Buffer[] = []
+  let size = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length
+      if (size > MAX_JSON_LIST_BYTES) return callback(new Error('list response too large to filter'))
+      chunks.push(chunk)
+      callback()
+    },
+    flush(callback) {
+      try {
+        callback(null, filterJsonBody(filter, Buffer.concat(chunks, size), version))
+      } catch (error) {
+        callback(error as Error)
+      }
+    },
+  })
 }
