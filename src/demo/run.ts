@@ -80,7 +80,9 @@ export async function runDemo(options: RunDemoOptions = {}): Promise<RunningDemo
       },
       argv: [],
     })
-    track(await startGateway(config))
+    const gateway = track(await startGateway(config))
+    // The gateway loads keys in the background; waiting here makes the first printed curl fast.
+    await gateway.verifier.warmUp?.()
 
     const token = await as.mintToken({ scope: SCOPE })
     // RFC 9728 §3.1: the metadata URL for a resource with a path inserts the well-known segment

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { runDemo } from '../../src/demo/run.js'
 import type { RunningDemo } from '../../src/demo/run.js'
+import { HeadlessOAuthProvider, connectWithOAuth } from '../support/oauth-client.js'
 
 /**
  * Runs the demo on random ports and then does exactly what its printed instructions say: the
@@ -183,5 +184,20 @@ describe('demo end to end', () => {
     const res2 = await run(call)
     assert.equal(res2.status, 200)
     await res2.arrayBuffer()
+  })
+
+  test('an MCP SDK client finds the AS through the 401, registers, signs in and calls a tool', async () => {
+    const provider = new HeadlessOAuthProvider({ clientName: 'demo-sdk-client' })
+    const session = await connectWithOAuth(demo.gatewayUrl, provider)
+    try {
+      assert.deepEqual(provider.scopes, ['mcp:tools'])
+      assert.equal(provider.lastCallbackUrl?.searchParams.get('iss'), demo.authorizationServerUrl)
+      const tools = await session.client.listTools()
+      assert.deepEqual(tools.tools.map((t) => t.name), ['echo', 'add'])
+      const sum = await session.client.callTool({ name: 'add', arguments: { a: 20, b: 22 } })
+      assert.deepEqual(sum.content, [{ type: 'text', text: '42' }])
+    } finally {
+      await session.client.close()
+    }
   })
 })
