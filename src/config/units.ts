@@ -35,12 +35,15 @@ export const size = z
   })
 
 /** `on`/`off` (the anchor's spelling), also `true`/`false`, for flags read from the environment. */
-export const onOff = z.union([
-  z.boolean(),
-  z
-    .enum(['on', 'off', 'true', 'false', ''], { message: "expected 'on' or 'off'" })
-    .transform((v) => v === 'on' || v === 'true'),
-])
+export const onOff = z.union([z.boolean(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'boolean') return value
+  // One transform rather than a union of two schemas: a union failure reads only "Invalid input".
+  if (!['on', 'off', 'true', 'false', ''].includes(value)) {
+    ctx.addIssue({ code: 'custom', message: `expected 'on' or 'off' (got "${value}")` })
+    return z.NEVER
+  }
+  return value === 'on' || value === 'true'
+})
 
 /** A comma- or space-separated list from the environment, or a YAML list. Empty items dropped. */
 export const list = z
