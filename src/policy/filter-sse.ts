@@ -13,6 +13,11 @@ export interface SseListFilterOptions {
   readonly maxEventBytes?: number
 }
 
+/** Length of the line ending a complete raw line ends with (CRLF, LF or CR). */
+function terminatorLength(raw: Buffer): number {
+  return raw.length >= 2 && raw[raw.length - 2] === CR && raw[raw.length - 1] === LF ? 2 : 1
+}
+
 interface HeldLine {
   raw: Buffer
   readonly data: boolean
@@ -46,7 +51,7 @@ export function createSseListFilter(filter: ListFilter, version: ProtocolVersion
   let carryBytes = 0
   /** The last chunk ended in CR: an LF opening the next chunk completes that line ending. */
   let afterCR = false
-  let lastLine: 'passed' | 'held' | 'replaced' = 'passed'
+  let lastLine: 'passed' | 'held' = 'passed'
 
   function resetEvent(): void {
     held = []
@@ -86,16 +91,17 @@ export function createSseListFilter(filter: ListFilter, version: ProtocolVersion
     if (!passing && data.length > 0) {
       const json = tryRewrite()
       if (json !== undefined) {
+        // One data line where the first one was, ending as that line ended; other fields keep their place.
         let written = false
         for (const entry of held) {
           if (!entry.data) out.push(entry.raw)
           else if (!written) {
-            out.push(Buffer.from(`data: ${json}`, 'utf8'), terminator)
+            out.push(Buffer.from(`data: ${json}`, 'utf8'), entry.raw.subarray(entry.raw.length - terminatorLength(entry.raw)))
             written = true
           }
         }
         out.push(terminator)
-        lastLine = 'replaced'
+        lastLine = 'passed'
         resetEvent()
         return
       }
