@@ -1,0 +1,238 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../src/config/load.js'
+import type { Config } from '../../src/config/normalize.js'
+import { reservePort } from '../../src/demo/reserve-port.js'
+import { startGateway } from '../../src/server/http.js'
+import type { RunningGateway } from '../../src/server/http.js'
+import { startAuthorizationServer } from './authorization-server.js'
+import type { AuthorizationServer, AuthorizationServerOptions } from './authorization-server.js'
+import { startMcpBackend } from './mcp-backend.js'
+import type { McpBackend, McpBackendOptions } from './mcp-backend.js'
+
+/**
+ * A gateway under test, built the way `serve` builds it: `loadConfig` from MCP_* variables, then
+ * `startGateway`. The canonical URI names the port the gateway really listens on (reserved
+ * first), so tokens minted for it and the SDK client's resource check both line up.
+ */
+
+/** Overrides for the MCP_* environment; `undefined` removes a default. */
+export type GatewayEnv = Record<string, string | undefined>
+
+export interface TestGatewayOptions {
+  env: GatewayEnv
+  /** Path of the canonical URI. Default `/mcp`. */
+  path?: string
+  /** A port reserved beforehand (when the canonical URI had to be known first). */
+  port?: number
+}
+
+export interface TestGateway {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string
+  /** `http://127.0.0.1:<port><path>`: the MCP endpoint, the token audience, the metadata `resource`. */
+  readonly canonicalUri: string
+  readonly config: Config
+  readonly running: RunningGateway
+  close(): Promise<void>
+}
+
+/** A port taken between reservation and listen is retried on a fresh one, a bounded number of times. */
+const LISTEN_ATTEMPTS = 3
+
+export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+  const path = options.path ?? '/mcp'
+  for (let attempt = 1; ; attempt++) {
+    const port = attempt === 1 && options.port !== undefined ? options.port : await reservePort()
+    const canonicalUri = `http://127.0.0.1:${port}${path}`
+    const env = withoutUndefined({
+      MCP_LISTEN_HOST: '127.0.0.1',
+      MCP_LISTEN_PORT: String(port),
+      MCP_CANONICAL_URI: canonicalUri,
+      ...options.env,
+    })
+    const config = await loadConfig({ env })
+    try {
+      const running = await startGateway(config)
+      return { url: running.url, canonicalUri: config.resource.canonicalUri, config, running, close: () => running.close() }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= LISTEN_ATTEMPTS) throw error
+    }
+  }
+}
+
+function withoutUndefined(env: GatewayEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value
+  return out
+}
+
+export interface GatewayStackOptions {
+  /** Scopes the authorization server may grant for the gateway's resource. Default `mcp:read mcp:write`. */
+  asScope?: string
+  /** Where the gateway gets its keys: the AS's `jwks_uri` (default) or discovery from the issuer. */
+  keys?: 'jwks-uri' | 'discovery'
+  /** Options of the SDK backend (default: stateful). */
+  backend?: McpBackendOptions
+  /** MCP_* overrides, applied last. */
+  env?: GatewayEnv
+  path?: string
+  authorizationServer?: Omit<AuthorizationServerOptions, 'resources'>
+}
+
+export interface GatewayStack {
+  readonly as: AuthorizationServer
+  readonly backend: McpBackend
+  readonly gateway: TestGateway
+  /** A client_credentials access token (JWT) for the gateway's canonical URI. */
+  token(scope?: string): Promise<string>
+  close(): Promise<void>
+}
+
+/** oidc-provider as the AS, the SDK MCP server as the backend, and the gateway between. */
+export async function startGatewayStack(options: GatewayStackOptions = {}): Promise<GatewayStack> {
+  const path = options.path ?? '/mcp'
+  const port = await reservePort()
+  const canonicalUri = `http://127.0.0.1:${port}${path}`
+  const asScope = options.asScope ?? 'mcp:read mcp:write'
+  const as = await startAuthorizationServer({
+    ...options.authorizationServer,
+    resources: { [canonicalUri]: { scope: asScope, format: 'jwt' } },
+  })
+  const backend = await startMcpBackend(options.backend)
+  let gateway: TestGateway
+  try {
+    gateway = await startTestGateway({
+      port,
+      path,
+      env: {
+        MCP_AUTHORIZATION_SERVER: as.issuer,
+        ...(options.keys === 'discovery' ? { MCP_JWT_DISCOVERY: 'on' } : { MCP_JWKS_URI: as.jwksUri }),
+        MCP_BACKEND: backend.origin,
+        MCP_SCOPES_SUPPORTED: asScope,
+        ...options.env,
+      },
+    })
+  } catch (error) {
+    await Promise.allSettled([as.close(), backend.close()])
+    throw error
+  }
+  if (gateway.canonicalUri !== canonicalUri) {
+    // The reserved port was taken: the AS only issues tokens for the URI it was started with.
+    await Promise.allSettled([gateway.close(), as.close(), backend.close()])
+    throw new Error(`port ${port} was taken before the gateway could listen; rerun`)
+  }
+  return {
+    as,
+    backend,
+    gateway,
+    token: (scope = asScope) => as.clientCredentialsToken({ resource: canonicalUri, scope }),
+    async close() {
+      await gateway.close()
+      await Promise.allSettled([as.close(), backend.close()])
+    },
+  }
+}
+
+/** A temporary directory removed by the returned `remove`. */
+export async function makeTempDir(prefix = 'mcp-gateway-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
+}
+
+export interface RawResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  /** Names and values in wire order, so repeated header lines can be counted. */
+  rawHeaders: string[]
+  body: string
+}
+
+export interface SendOptions {
+  method?: string
+  /** An object, or a flat `[name, value, name, value]` list to send repeated headers. */
+  headers?: OutgoingHttpHeaders | string[]
+  body?: string | Buffer
+  /** Bounds the whole exchange. Default 10 s. */
+  timeoutMs?: number
+}
+
+/** One HTTP exchange with node:http, so tests see raw header lines (fetch joins repeated ones). */
+export function send(url: string, options: SendOptions = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    let headers = options.headers
+    // node:http adds no Host to a raw header list, and an HTTP/1.1 server answers 400 without one.
+    if (Array.isArray(headers) && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) {
+      headers = ['host', new URL(url).host, ...headers]
+    }
+    const req = httpRequest(url, {
+      method: options.method ?? 'GET',
+      headers: headers as OutgoingHttpHeaders,
+      agent: false,
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    })
+    req.once('error', reject)
+    req.once('response', (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.once('error', reject)
+      res.once('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      )
+    })
+    req.end(options.body)
+  })
+}
+
+/** Every value of header `name` (case-insensitive) as separate lines on the wire. */
+export function headerLines(response: RawResponse, name: string): string[] {
+  const lines: string[] = []
+  for (let i = 0; i < response.rawHeaders.length; i += 2) {
+    if (response.rawHeaders[i]?.toLowerCase() === name.toLowerCase()) lines.push(response.rawHeaders[i + 1] as string)
+  }
+  return lines
+}
+
+/** A JSON-RPC `initialize` the SDK backend answers without a session. */
+export const INITIALIZE_BODY = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gateway-test', version: '1.0.0' } },
+})
+
+/** Headers an MCP POST needs (Streamable HTTP accepts both answer forms), plus any extra. */
+export function mcpHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...extra }
+}
+
+/** POSTs `initialize` to the MCP endpoint with the given Authorization header (or none). */
+export function postMcp(gateway: TestGateway, authorization?: string | string[], body = INITIALIZE_BODY): Promise<RawResponse> {
+  const headers: string[] = []
+  for (const [name, value] of Object.entries(mcpHeaders())) headers.push(name, value)
+  const values = authorization === undefined ? [] : Array.isArray(authorization) ? authorization : [authorization]
+  for (const value of values) headers.push('authorization', value)
+  return send(gatewayMcpUrl(gateway), { method: 'POST', headers, body })
+}
+
+/** The MCP endpoint on the address the gateway listens on. */
+export function gatewayMcpUrl(gateway: TestGateway): string {
+  return `${gateway.url}${new URL(gateway.canonicalUri).pathname}`
+}
+
+/** Waits (bounded) until `check` holds, polling every `intervalMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}

@@ -1,0 +1,131 @@
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import {
+  ForbiddenOrigin,
+  InsufficientScope,
+  InvalidRequest,
+  InvalidToken,
+  MissingCredentials,
+  type GatewayError,
+} from '../../../src/errors.js'
+import { buildChallenge, quote } from '../../../src/metadata/challenge.js'
+
+// DESIGN.md "Wire decisions" and RFC 6750 §3 (https://www.rfc-editor.org/rfc/rfc6750#section-3).
+const META = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'
+
+describe('buildChallenge', () => {
+  const rows: { name: string; error: GatewayError; scope: string[]; meta?: string; expected: string }[] = [
+    {
+      name: 'no credentials: no error, resource_metadata then scope (RFC 6750 §3.1)',
+      error: new MissingCredentials(),
+      scope: ['mcp:read'],
+      expected: `Bearer resource_metadata="${META}", scope="mcp:read"`,
+    },
+    {
+      name: 'no credentials, several scopes space-separated',
+      error: new MissingCredentials(),
+      scope: ['mcp:read', 'mcp:write'],
+      expected: `Bearer resource_metadata="${META}", scope="mcp:read mcp:write"`,
+    },
+    {
+      name: 'no credentials, no required scope: no empty scope=""',
+      error: new MissingCredentials(),
+      scope: [],
+      expected: `Bearer resource_metadata="${META}"`,
+    },
+    {
+      name: 'invalid_token: scope and resource_metadata before error_description',
+      error: new InvalidToken('expired', 'The token has expired'),
+      scope: ['mcp:read'],
+      expected: `Bearer error="invalid_token", scope="mcp:read", resource_metadata="${META}", error_description="The token has expired"`,
+    },
+    {
+      name: 'invalid_token without scope',
+      error: new InvalidToken('audience', 'The token was not issued for this resource'),
+      scope: [],
+      expected: `Bearer error="invalid_token", resource_metadata="${META}", error_description="The token was not issued for this resource"`,
+    },
+    {
+      name: 'insufficient_scope names the scopes the operation needs',
+      error: new InsufficientScope(['mcp:write']),
+      scope: ['mcp:write'],
+      expected:
+        `Bearer error="insufficient_scope", scope="mcp:write", resource_metadata="${META}", ` +
+        'error_description="The access token lacks the scope this operation needs"',
+    },
+    {
+      name: 'insufficient_scope with several scopes',
+      error: new InsufficientScope(['repo:read', 'repo:write']),
+      scope: ['repo:read', 'repo:write'],
+      expected:
+        `Bearer error="insufficient_scope", scope="repo:read repo:write", resource_metadata="${META}", ` +
+        'error_description="The access token lacks the scope this operation needs"',
+    },
+    {
+      name: 'invalid_request',
+      error: new InvalidRequest('malformed_authorization', 'Malformed Bearer authorization header'),
+      scope: [],
+      expected: `Bearer error="invalid_request", resource_metadata="${META}", error_description="Malformed Bearer authorization header"`,
+    },
+    {
+      name: 'quotes and backslashes are escaped (RFC 9110 §5.6.4)',
+      error: new InvalidToken('malformed_token', 'a "quoted" \\ word'),
+      scope: [],
+      expected: `Bearer error="invalid_token", resource_metadata="${META}", error_description="a \\"quoted\\" \\\\ word"`,
+    },
+    {
+      name: 'control characters are dropped',
+      error: new InvalidToken('malformed_token', 'line\r\nbreak\ttab\u0000nul\u007fdel'),
+      scope: [],
+      expected: `Bearer error="invalid_token", resource_metadata="${META}", error_description="linebreaktabnuldel"`,
+    },
+    {
+      name: 'a resource_metadata URL with a quote is escaped',
+      error: new MissingCredentials(),
+      scope: [],
+      meta: 'https://x.test/a"b',
+      expected: 'Bearer resource_metadata="https://x.test/a\\"b"',
+    },
+  ]
+  for (const row of rows) {
+    test(row.name, () => {
+      assert.equal(buildChallenge(row.error, row.meta ?? META, row.scope), row.expected)
+    })
+  }
+
+  test('the first scope= and resource_metadata= in the header are the real attributes', () => {
+    // The MCP SDK client regex-matches `scope="..."` and `resource_metadata="..."` anywhere in the header.
+    const header = buildChallenge(new InsufficientScope(['mcp:write']), META, ['mcp:write'])
+    assert.equal(/scope="([^"]*)"/.exec(header)?.[1], 'mcp:write')
+    assert.equal(/resource_metadata="([^"]*)"/.exec(header)?.[1], META)
+    assert.ok(header.indexOf('scope=') < header.indexOf('error_description='))
+    assert.ok(header.indexOf('resource_metadata=') < header.indexOf('error_description='))
+  })
+
+  test('one challenge, Bearer only, no line breaks', () => {
+    const header = buildChallenge(new InvalidToken('expired', 'The token has expired'), META, ['a'])
+    assert.equal(header.match(/Bearer/g)?.length, 1)
+    assert.ok(!/[\r\n]/.test(header))
+  })
+
+  test('errors that carry no bearer error still build the no-credentials form', () => {
+    assert.equal(buildChallenge(new ForbiddenOrigin(), META, []), `Bearer resource_metadata="${META}"`)
+  })
+})
+
+describe('quote', () => {
+  const rows: { input: string; output: string }[] = [
+    { input: '', output: '""' },
+    { input: 'plain', output: '"plain"' },
+    { input: 'a"b', output: '"a\\"b"' },
+    { input: 'a\\b', output: '"a\\\\b"' },
+    { input: '\\"', output: '"\\\\\\""' },
+    { input: 'x\ny', output: '"xy"' },
+    { input: 'mcp:read mcp:write', output: '"mcp:read mcp:write"' },
+  ]
+  for (const row of rows) {
+    test(JSON.stringify(row.input), () => {
+      assert.equal(quote(row.input), row.output)
+    })
+  }
+})
