@@ -126,6 +126,9 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
         ? error
         : new GatewayError(500, 'internal', 'Internal error', undefined, { cause: error })
     exchange.reason = known.reason
+    // A body refused as too large would hold the keep-alive socket
+    // until the client finishes sending it; closing after the answer frees it now.
+    if (known.status === 413 && !exchange.req.complete) exchange.res.setHeader('connection', 'close')
     if (!(error instanceof GatewayError) && events.notice.hasSubscribers) {
       events.notice.publish({ level: 'error', message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` })
     }
