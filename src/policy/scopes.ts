@@ -1,31 +1,9 @@
 /**
- * Scope sets: reading them from token claims and closing them under the configured hierarchy.
+ * Scope sets closed under the configured hierarchy (token claims are read in src/token/scopes-claim.ts).
  */
 
 /** The scopes a scope implies, transitively, itself excluded (see `compilePolicy`). */
 export type ImpliesClosure = ReadonlyMap<string, ReadonlySet<string>>
-
-/**
- * Reads the scopes of a token: `scope` (RFC 9068 §2.2.3, RFC 7662 §2.2: a space-separated string),
- * else `scp` (Entra ID and others: a string or an array). With `claimName`, only that claim is read.
- * Non-string array items and empty items are ignored.
- *
- * @example scopesFromClaims({ scp: ['files:read', 'files:write'] }) // Set { 'files:read', 'files:write' }
- */
-export function scopesFromClaims(claims: Readonly<Record<string, unknown>>, claimName?: string): Set<string> {
-  const scopes = new Set<string>()
-  const value = claimName !== undefined ? claims[claimName] : (claims.scope ?? claims.scp)
-  addScopes(scopes, value)
-  return scopes
-}
-
-function addScopes(into: Set<string>, value: unknown): void {
-  if (typeof value === 'string') {
-    for (const item of value.split(' ')) if (item !== '') into.add(item)
-  } else if (Array.isArray(value)) {
-    for (const item of value) if (typeof item === 'string') addScopes(into, item)
-  }
-}
 
 /**
  * The scopes held once the hierarchy is applied: every scope plus all it implies (MCP 2026-07-28

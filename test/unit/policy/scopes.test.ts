@@ -1,25 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { expandImplied, holdsAll, impliedBy, impliesClosure, scopesFromClaims } from '../../../src/policy/scopes.js'
-
-const claimCases: { name: string; claims: Record<string, unknown>; claimName?: string; expected: string[] }[] = [
-  { name: 'scope string', claims: { scope: 'a b  c' }, expected: ['a', 'b', 'c'] },
-  { name: 'scp string (Entra)', claims: { scp: 'files.read user.read' }, expected: ['files.read', 'user.read'] },
-  { name: 'scp array', claims: { scp: ['a', 'b', 7, null] }, expected: ['a', 'b'] },
-  { name: 'scope wins over scp', claims: { scope: 'a', scp: ['b'] }, expected: ['a'] },
-  { name: 'scope array', claims: { scope: ['a', 'b'] }, expected: ['a', 'b'] },
-  { name: 'empty string', claims: { scope: '' }, expected: [] },
-  { name: 'no claim', claims: {}, expected: [] },
-  { name: 'not a string or array', claims: { scope: 42 }, expected: [] },
-  { name: 'configured claim name', claims: { scope: 'a', permissions: ['x', 'y'] }, claimName: 'permissions', expected: ['x', 'y'] },
-  { name: 'configured claim absent', claims: { scope: 'a' }, claimName: 'permissions', expected: [] },
-]
-
-describe('scopesFromClaims', () => {
-  for (const row of claimCases) {
-    test(row.name, () => assert.deepEqual([...scopesFromClaims(row.claims, row.claimName)], row.expected))
-  }
-})
+import { expandImplied, holdsAll, impliedBy, impliesClosure } from '../../../src/policy/scopes.js'
 
 describe('implies', () => {
   const closure = impliesClosure({ admin: ['write'], write: ['read'], a: ['b'], b: ['c'], c: ['a'] })
