@@ -36,6 +36,7 @@ export type FailureReason =
   | 'upstream_unreachable'
   | 'upstream_timeout'
   | 'rate_limited'
+  | 'rate_limit_unavailable'
   | 'not_found'
   | 'internal'
 

@@ -6,6 +6,7 @@ import { isLoopbackHost } from './loopback.js'
 import { protectedResourceMetadataPaths, protectedResourceMetadataUrl } from '../metadata/protected-resource.js'
 import type { AuthorizationServerConfig } from './authorization-server-schema.js'
 import type { ConfigOutput } from './schema.js'
+import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
 
 export interface ResolvedAuthorizationServer extends AuthorizationServerConfig {
   /** The `iss` a token must carry. */
@@ -35,6 +36,7 @@ export interface Config {
   readonly tls: ConfigOutput['tls']
   readonly origins: { readonly any: boolean; readonly allowed: ReadonlySet<string> }
   readonly log: ConfigOutput['log']
+  readonly rateLimit: RateLimitSettings
   readonly strict: boolean
   /** Start-up notices (ignored compatibility variables, insecure choices) to log once. */
   readonly notices: readonly string[]
@@ -84,6 +86,9 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     )
   }
 
+  const workers = raw.workers === 'auto' ? Math.max(1, cpus().length) : raw.workers
+  const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers)
+
   if (problems.length > 0) throw new ConfigError(problems)
   // Kept exactly as configured: the metadata `resource` must equal what clients were told.
   const canonicalHref = raw.resource.canonicalUri
@@ -91,7 +96,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
 
   const config: Config = {
     listen: { host: listenHost, port: raw.listen.port ?? (tls.enabled ? 443 : 80) },
-    workers: raw.workers === 'auto' ? Math.max(1, cpus().length) : raw.workers,
+    workers,
     resource: {
       canonicalUri: canonicalHref,
       path,
@@ -118,6 +123,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       allowed: new Set(allowedOrigins.filter((o) => o !== '*').map((o) => o.replace(/\/$/, '').toLowerCase())),
     },
     log: raw.log,
+    rateLimit,
     strict: ctx.strict,
     notices,
     file: ctx.file,

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { authorizationServerSchema } from './authorization-server-schema.js'
 import { scopesSchema } from './scopes-schema.js'
+import { rateLimitSchema } from '../ratelimit/schema.js'
 import { isLoopbackHost } from './loopback.js'
 import { duration, list, onOff, size } from './units.js'
 
@@ -95,6 +96,7 @@ export const configSchema = z.object({
     .min(1, 'at least one authorization server is required (MCP_AUTHORIZATION_SERVER)')
     .describe('Trusted authorization servers. Environment variables configure the first one.'),
   scopes: scopesSchema.prefault({}),
+  rateLimit: rateLimitSchema.prefault({}).describe('Per-principal rate limits (docs/rate-limiting.md).'),
   backend: z
     .object({
       url: backendUrl.describe('The MCP server: `host:port` or an http(s) URL. Env: `MCP_BACKEND`.'),

@@ -16,6 +16,8 @@ export const events = {
   stream: channel('mcp-gateway:stream'),
   /** Something the operator should see that is not tied to a request. */
   notice: channel('mcp-gateway:notice'),
+  /** A request refused by a rate limit, or a rate-limit store failure (see `RateLimitEvent`). */
+  rateLimit: channel('mcp-gateway:rate-limit'),
 }
 
 export interface DecisionEvent {
@@ -47,4 +49,18 @@ export interface JwksFetchEvent {
 export interface NoticeEvent {
   level: 'info' | 'warn' | 'error'
   message: string
+}
+
+/** Published on `events.rateLimit`; never the subject nor the store key (metrics: `mcp_rate_limit_hit_total`). */
+export interface RateLimitEvent {
+  /** `limited`: answered 429. `store_failed_open`/`_closed`: the store gave no verdict (MCP_RATELIMIT_ON_ERROR). */
+  outcome: 'limited' | 'store_failed_open' | 'store_failed_closed'
+  /** The limit that refused: `default` (per principal) or `tool:<name>` (configured names only). */
+  policy: string | undefined
+  algorithm: 'fixed_window' | 'token_bucket' | 'gcra'
+  store: 'memory' | 'redis'
+  /** The configured issuer of the token. */
+  issuer: string
+  /** Seconds sent in `Retry-After` with a 429. */
+  retryAfter: number | undefined
 }

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Config } from '../config/normalize.js'
 import { createForwarder } from '../proxy/forward.js'
+import { createRateLimiter } from '../ratelimit/limiter.js'
 import { createVerifier } from '../token/create-verifier.js'
 import type { TokenVerifier } from '../token/principal.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
@@ -34,13 +35,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       ...config.backend,
       resourcePath: config.resource.path,
     })
+  const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
   const handler = createGatewayHandler({
     config,
     verifier,
     forwarder,
     authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config),
     extraRoutes: options.parts?.extraRoutes,
-    admit: options.parts?.admit,
+    admit: options.parts?.admit ?? rateLimiter,
   })
 
   const server = config.tls.enabled
@@ -79,6 +81,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       })
       await forwarder.close()
       await verifier.close?.()
+      await rateLimiter?.close()
     },
   }
 }

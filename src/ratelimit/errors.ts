@@ -1,0 +1,23 @@
+import { GatewayError, RateLimited } from '../errors.js'
+
+/** 429 with the limit's headers, for a writer that sets `error.headers` (see the report on respond.ts). */
+export class RateLimitExceeded extends RateLimited {
+  constructor(
+    retryAfter: number,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly policy: string,
+  ) {
+    super(retryAfter)
+  }
+}
+
+/**
+ * 503: the rate-limit store cannot give a verdict and `onError` is `deny` (or Redis answered with
+ * an error, which always denies). Not a 502/504: those say the MCP server failed, and not a 429:
+ * the client exceeded nothing. `Retry-After` as for an unreachable authorization server.
+ */
+export class RateLimitUnavailable extends GatewayError {
+  constructor(cause?: unknown, retryAfter = 5) {
+    super(503, 'rate_limit_unavailable', 'Rate limiting is temporarily unavailable', undefined, { cause, retryAfter })
+  }
+}

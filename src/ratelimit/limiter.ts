@@ -1,0 +1,114 @@
+import type { Config } from '../config/normalize.js'
+import { events, type RateLimitEvent } from '../observability/events.js'
+import type { McpCall } from '../server/mcp-authorizer.js'
+import type { Principal } from '../token/principal.js'
+import { RateLimitExceeded, RateLimitUnavailable } from './errors.js'
+import { bindingVerdict, rateLimitHeaders, seconds, type PolicyVerdict } from './headers.js'
+import { principalKey, storeKey } from './key.js'
+import { createMemoryStore } from './memory-store.js'
+import type { Limit } from './rate.js'
+import { createRedisStore } from './redis-store.js'
+import type { RateLimitSettings } from './settings.js'
+import { StoreUnavailable, type LimitCheck, type RateLimitStore } from './store.js'
+
+/** The pipeline's `admit` hook (step 7), with what the pipeline does not use yet. */
+export interface RateLimiter {
+  /** Resolves when every limit allows the call; throws 429 `RateLimitExceeded`, 401 or 503. */
+  (principal: Principal, call: McpCall | undefined): Promise<void>
+  /** The same decision, resolving with the headers an allowed response should carry. */
+  check(principal: Principal, call: McpCall | undefined): Promise<Record<string, string>>
+  readonly store: RateLimitStore
+  close(): Promise<void>
+}
+
+export interface RateLimiterOptions {
+  /** Replaces the store built from the configuration (tests: a memory store on a fake clock). */
+  store?: RateLimitStore
+}
+
+const DEFAULT_POLICY = 'default'
+
+/**
+ * Builds the rate limiter from `config.rateLimit`, or returns undefined when it is off. Runs after
+ * authentication and authorization, so a bad token is a 401 and a missing scope a 403, never 429
+ * (nginx-mcp-resource N41). Counted per principal: the global rate per HTTP request, each per-tool
+ * rate per `tools/call` of that tool in the body (a batch cannot slip calls past it).
+ */
+export function createRateLimiter(config: Config, options: RateLimiterOptions = {}): RateLimiter | undefined {
+  const settings = config.rateLimit
+  if (!settings.enabled) return undefined
+  const store = options.store ?? buildStore(settings)
+
+  async function check(principal: Principal, call: McpCall | undefined): Promise<Record<string, string>> {
+    const who = principalKey(principal, settings.missingSubject)
+    const policies = policiesFor(settings, call)
+    if (policies.length === 0) return {}
+    const checks: LimitCheck[] = policies.map(({ policy, limit, cost }) => ({
+      key: storeKey(settings.prefix, who, policy, store.algorithm, limit),
+      limit,
+      cost,
+    }))
+
+    let verdicts
+    try {
+      verdicts = await store.consume(checks)
+    } catch (error) {
+      // Only an outage may fail open; a Redis error reply means a broken setup and always denies.
+      const open = settings.onError === 'allow' && error instanceof StoreUnavailable
+      publish({ outcome: open ? 'store_failed_open' : 'store_failed_closed', policy: undefined, issuer: principal.issuer, retryAfter: undefined })
+      if (open) return {}
+      throw new RateLimitUnavailable(error)
+    }
+
+    const results: PolicyVerdict[] = policies.map(({ policy, limit }, i) => ({ policy, limit, verdict: verdicts[i]! }))
+    const headers = rateLimitHeaders(results)
+    const binding = bindingVerdict(results)
+    if (binding !== undefined && !binding.verdict.allowed) {
+      const retryAfter = Math.max(1, seconds(binding.verdict.retryAfterMs))
+      publish({ outcome: 'limited', policy: binding.policy, issuer: principal.issuer, retryAfter })
+      throw new RateLimitExceeded(retryAfter, { ...headers, 'retry-after': String(retryAfter) }, binding.policy)
+    }
+    return headers
+  }
+
+  function publish(event: Omit<RateLimitEvent, 'algorithm' | 'store'>): void {
+    if (events.rateLimit.hasSubscribers) {
+      events.rateLimit.publish({ ...event, algorithm: store.algorithm, store: store.kind } satisfies RateLimitEvent)
+    }
+  }
+
+  const admit = async (principal: Principal, call: McpCall | undefined): Promise<void> => {
+    await check(principal, call)
+  }
+  return Object.assign(admit, { check, store, close: () => store.close() })
+}
+
+function buildStore(settings: RateLimitSettings): RateLimitStore {
+  if (settings.redis === undefined) return createMemoryStore({ algorithm: settings.algorithm })
+  return createRedisStore({
+    algorithm: settings.algorithm,
+    address: settings.redis,
+    password: settings.redisPassword?.reveal(),
+    timeoutMs: settings.redisTimeoutMs,
+  })
+}
+
+interface Policy {
+  policy: string
+  limit: Limit
+  cost: number
+}
+
+/** The limits this call is subject to, with what it costs against each. */
+export function policiesFor(settings: Pick<RateLimitSettings, 'limit' | 'tools'>, call: McpCall | undefined): Policy[] {
+  const policies: Policy[] = []
+  if (settings.limit !== undefined) policies.push({ policy: DEFAULT_POLICY, limit: settings.limit, cost: 1 })
+  if (settings.tools.size === 0 || call === undefined) return policies
+  const calls = new Map<string, number>()
+  for (const message of call.request.messages) {
+    if (message.method !== 'tools/call' || message.target === undefined || !settings.tools.has(message.target)) continue
+    calls.set(message.target, (calls.get(message.target) ?? 0) + 1)
+  }
+  for (const [tool, cost] of calls) policies.push({ policy: `tool:${tool}`, limit: settings.tools.get(tool) as Limit, cost })
+  return policies
+}
