@@ -8,6 +8,10 @@ const USAGE = `mcp-resource-gateway: an OAuth 2.1 Resource Server in front of an
 Usage:
   mcp-resource-gateway serve [--config FILE] [--port N] [--host H] [--backend URL] [--strict]
   mcp-resource-gateway start     serve when configured, else run the local demo
+  mcp-resource-gateway check [--config FILE] [--strict] [--json]
+                                 validate the configuration and the live authorization server
+  mcp-resource-gateway probe <URL> [--token T] [--json]
+                                 walk a deployed MCP endpoint as a strict client would
   mcp-resource-gateway --help | --version
 
 Configuration: a YAML file (--config or MCP_CONFIG), then MCP_* environment variables, then flags.
@@ -18,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(rest)
+    case 'check':
+      return (await import('./check.js')).check(rest)
+    case 'probe':
+      return (await import('./probe.js')).probe(rest)
     case 'start':
       if (isConfigured(rest)) return serve(rest)
       return (await import('../demo/main.js')).runDemoUntilSignal()

@@ -1,0 +1,58 @@
+import type { Config } from '../config/normalize.js'
+import { createMcpAuthorizer } from '../server/mcp-authorizer.js'
+import { checkAuthorizationServer } from './authorization-server-checks.js'
+import {
+  checkAudienceBinding,
+  checkCanonicalUri,
+  checkLogging,
+  checkNoPassthrough,
+  checkScopeConsistency,
+  checkSecretNotInEnvironment,
+  checkTransport,
+} from './config-checks.js'
+import { checkIntrospection } from './introspection-checks.js'
+import { introspectionSettings } from './introspection-settings.js'
+import { ok, type CheckResult } from './result.js'
+import { checkSecretFile } from './secret-file.js'
+
+export interface RunChecksOptions {
+  /** The environment the configuration came from (for variables that must not be set). */
+  env?: Readonly<Record<string, string | undefined>>
+  fetch?: typeof fetch
+}
+
+/**
+ * Every check, in report order: the configuration's own rules (seed 000), then per authorization
+ * server the live ones (metadata, issuer, PKCE, JWKS, introspection). The servers are checked
+ * concurrently; their lines keep configuration order.
+ */
+export async function runChecks(config: Config, options: RunChecksOptions = {}): Promise<CheckResult[]> {
+  const results: CheckResult[] = [
+    ok('config', `configuration valid${config.file === undefined ? ' (environment only)' : ` (${config.file})`}`),
+    checkCanonicalUri(config.resource.canonicalUri),
+    checkTransport(config),
+  ]
+  if (config.tls.enabled && config.tls.keyFile !== undefined) {
+    results.push(await checkSecretFile('tls.key-file', config.tls.keyFile, 'TLS private key', 'warn'))
+  }
+  const authorizer = createMcpAuthorizer(config)
+  results.push(
+    checkAudienceBinding(config),
+    checkNoPassthrough(),
+    checkLogging(config),
+    checkScopeConsistency(authorizer.scopesSupported, authorizer.challengeScope),
+  )
+  const secretInEnv = checkSecretNotInEnvironment(options.env ?? {})
+  if (secretInEnv !== undefined) results.push(secretInEnv)
+
+  const perServer = await Promise.all(
+    config.authorizationServers.map(async (as, index) => {
+      const report = await checkAuthorizationServer(as, index, { fetch: options.fetch })
+      const settings = introspectionSettings(config, index)
+      if (settings === undefined) return report.results
+      return [...report.results, ...(await checkIntrospection(as, index, settings, report.metadata, { fetch: options.fetch }))]
+    }),
+  )
+  for (const lines of perServer) results.push(...lines)
+  return results
+}
