@@ -1,11 +1,28 @@
+import cluster from 'node:cluster'
+import { pino } from 'pino'
 import { loadConfig } from '../config/load.js'
+import type { Config } from '../config/normalize.js'
 import { ConfigError } from '../errors.js'
-import { attachLogger, createLogger } from '../observability/log.js'
-import { startGateway } from '../server/http.js'
+import { createAuditTrail, type AuditTrail, type McpPathOptions } from '../observability/audit.js'
+import { events } from '../observability/events.js'
+import { attachLogger, createLogger, logNotices } from '../observability/log.js'
+import {
+  clusterMetricsSource,
+  configuredTools,
+  createMetrics,
+  metricsHandler,
+  shareWithPrimary,
+} from '../observability/metrics.js'
+import { startAdminServer, type AdminServer } from '../server/admin.js'
+import { startGateway, type RunningGateway } from '../server/http.js'
+import { answerReadiness, restartOnlyChanges, serialize, startWorkerPool, waitForStopSignal } from '../server/lifecycle.js'
+
+type Stdout = ReturnType<typeof pino.destination>
 
 /**
  * `serve`: validate everything, print every problem and exit non-zero before listening; otherwise
- * listen, log, and close gracefully on SIGTERM/SIGINT.
+ * listen and log. SIGHUP reloads the configuration file and keys, SIGTERM/SIGINT drain and stop.
+ * With `workers` > 1 this process becomes the cluster primary and each worker runs the gateway.
  */
 export async function serve(argv: readonly string[]): Promise<number> {
   let config
@@ -16,36 +33,206 @@ export async function serve(argv: readonly string[]): Promise<number> {
     console.error(`mcp-resource-gateway: ${error.message}`)
     return 2
   }
-  const logger = createLogger(config.log.level)
-  attachLogger(logger)
-  for (const notice of config.notices) logger.warn(notice)
+  const code = cluster.isPrimary && config.workers > 1 ? await servePrimary(config, argv) : await serveGateway(config, argv)
+  // A leftover handle (a keep-alive socket to the AS, a worker's IPC channel) must not keep a
+  // stopped gateway alive; the timer itself does not hold the process.
+  setTimeout(() => process.exit(code), 1000).unref()
+  return code
+}
 
-  let gateway
+/** One gateway process: alone, or a cluster worker (no admin listener; the primary has it). */
+async function serveGateway(config: Config, argv: readonly string[]): Promise<number> {
+  const worker = cluster.isWorker ? cluster.worker?.id : undefined
+  const stdout = pino.destination({ sync: false })
+  const logger = createLogger(config.log.level, stdout, worker === undefined ? undefined : { worker })
+  const detachLogger = attachLogger(logger)
+  if (worker === undefined) logNotices(logger, config.notices)
+
+  let audit = startAudit(config, stdout)
+  const metrics = createMetrics({
+    calls: mcpPaths(config),
+    knownTools: configuredTools(config.scopes),
+    toolLabels: config.metrics.toolLabels,
+  })
+  if (worker !== undefined) shareWithPrimary(metrics)
+  const extraRoutes = config.metrics.onMainPort ? new Map([['/metrics', metricsHandler(metrics)]]) : undefined
+  const release = async () => {
+    audit.close()
+    metrics.close()
+    detachLogger()
+    await flush(stdout)
+  }
+
+  let gateway: RunningGateway
   try {
-    gateway = await startGateway(config)
+    gateway = await startGateway(config, extraRoutes === undefined ? {} : { parts: { extraRoutes } })
   } catch (error) {
-    const e = error as NodeJS.ErrnoException
-    const hint =
-      e.code === 'EADDRINUSE'
-        ? `port ${config.listen.port} on ${config.listen.host} is already in use (MCP_LISTEN_PORT)`
-        : e.code === 'EACCES'
-          ? `no permission to listen on port ${config.listen.port}; use a port above 1023 (MCP_LISTEN_PORT) or grant CAP_NET_BIND_SERVICE`
-          : e.message
-    console.error(`mcp-resource-gateway: cannot listen: ${hint}`)
+    console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.listen, 'MCP_LISTEN_PORT')}`)
+    await release()
     return 1
   }
+  let draining = false
+  const ready = async () => !draining && (await gateway.ready())
+  let admin: AdminServer | undefined
+  if (worker === undefined && config.admin.port !== undefined) {
+    try {
+      admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, metrics, ready })
+    } catch (error) {
+      console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)
+      await gateway.close({ timeoutMs: 0 })
+      await release()
+      return 1
+    }
+  }
+  if (worker !== undefined) answerReadiness(ready)
   logger.info(
-    { url: gateway.url, resource: config.resource.canonicalUri, backend: config.backend.origin },
+    { url: gateway.url, admin: admin?.url, resource: config.resource.canonicalUri, backend: config.backend.origin },
     'listening',
   )
 
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve()
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
+  let running = config
+  const reload = serialize(async () => {
+    const next = await readConfigForReload(argv)
+    if (next === undefined) return
+    warnRestartOnly(logger, running, next)
+    try {
+      await gateway.reload(next)
+    } catch (error) {
+      events.reload.publish({ ok: false, problems: [`TLS certificate or key: ${(error as Error).message}`] })
+      return
+    }
+    logger.level = next.log.level
+    // A new trail reopens the file: after logrotate moved it, or at a new path.
+    audit.close()
+    audit = startAudit(next, stdout)
+    metrics.update({ calls: mcpPaths(next), knownTools: configuredTools(next.scopes) })
+    running = next
+    events.reload.publish({ ok: true })
   })
-  logger.info('shutting down')
-  await gateway.close()
-  logger.flush()
+  const signals = waitForStopSignal({
+    reload,
+    // A worker gets its stop signal from the primary, and from the terminal on Ctrl-C: both are one stop.
+    force: () => {
+      if (worker === undefined) gateway.server.closeAllConnections()
+    },
+  })
+  const signal = await signals.stopped
+  draining = true
+  logger.info({ signal, timeoutMs: running.shutdownTimeout }, 'draining')
+  await gateway.close({ timeoutMs: running.shutdownTimeout })
+  await admin?.close()
+  logger.info('stopped')
+  signals.dispose()
+  await release()
   return 0
+}
+
+/** The cluster primary: forks the workers, serves the admin listener with their summed metrics. */
+async function servePrimary(config: Config, argv: readonly string[]): Promise<number> {
+  const stdout = pino.destination({ sync: false })
+  const logger = createLogger(config.log.level, stdout, { worker: 'primary' })
+  const detachLogger = attachLogger(logger)
+  logNotices(logger, config.notices)
+  const pool = startWorkerPool({
+    count: config.workers,
+    stopTimeoutMs: config.shutdownTimeout + 5000,
+    log: (level, message, fields) => logger[level](fields ?? {}, message),
+  })
+  const stopAll = async (code: number) => {
+    await pool.stop('SIGTERM')
+    detachLogger()
+    await flush(stdout)
+    return code
+  }
+  let address
+  try {
+    address = await pool.listening
+  } catch (error) {
+    logger.error((error as Error).message)
+    return stopAll(1)
+  }
+  let draining = false
+  let admin: AdminServer | undefined
+  if (config.admin.port !== undefined) {
+    try {
+      admin = await startAdminServer({
+        host: config.admin.host,
+        port: config.admin.port,
+        metrics: clusterMetricsSource(),
+        ready: async () => !draining && (await pool.ready()),
+      })
+    } catch (error) {
+      console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)
+      return stopAll(1)
+    }
+  }
+  logger.info({ workers: config.workers, port: address.port, admin: admin?.url }, 'listening')
+
+  let running = config
+  const reload = serialize(async () => {
+    // Checked once here so an invalid file is reported once, not by every worker.
+    const next = await readConfigForReload(argv)
+    if (next === undefined) return
+    warnRestartOnly(logger, running, next)
+    logger.level = next.log.level
+    running = next
+    pool.signal('SIGHUP')
+  })
+  const signals = waitForStopSignal({ reload, force: () => pool.signal('SIGKILL') })
+  const stop = await Promise.race([signals.stopped, pool.failed.then((why) => new Error(why))])
+  draining = true
+  if (stop instanceof Error) logger.fatal(stop.message)
+  else logger.info({ signal: stop, timeoutMs: running.shutdownTimeout }, 'draining')
+  await admin?.close()
+  const code = await stopAll(stop instanceof Error ? 1 : 0)
+  signals.dispose()
+  return code
+}
+
+/** The new configuration, or undefined after publishing why it was refused (the old one stays). */
+async function readConfigForReload(argv: readonly string[]): Promise<Config | undefined> {
+  try {
+    return await loadConfig({ env: process.env, argv })
+  } catch (error) {
+    const problems = error instanceof ConfigError ? error.problems : [(error as Error).message]
+    events.reload.publish({ ok: false, problems })
+    return undefined
+  }
+}
+
+function warnRestartOnly(logger: { warn(obj: object, msg: string): void }, running: Config, next: Config): void {
+  const kept = restartOnlyChanges(running, next)
+  if (kept.length > 0) logger.warn({ settings: kept }, 'these settings change only on restart; their running values are kept')
+}
+
+/** What the router treats as MCP calls (for the audit trail and the request metrics). */
+function mcpPaths(config: Config): McpPathOptions {
+  return {
+    resourcePath: config.resource.path,
+    excluded: [...config.resource.metadataPaths, '/healthz', '/readyz', ...(config.metrics.onMainPort ? ['/metrics'] : [])],
+  }
+}
+
+function startAudit(config: Config, stdout: Stdout): AuditTrail {
+  return createAuditTrail({ ...mcpPaths(config), file: config.audit.file, stdout })
+}
+
+function listenHint(error: unknown, listen: { host: string; port?: number | undefined }, variable: string): string {
+  const e = error as NodeJS.ErrnoException
+  if (e.code === 'EADDRINUSE') return `port ${listen.port} on ${listen.host} is already in use (${variable})`
+  if (e.code === 'EACCES') {
+    return `no permission to listen on port ${listen.port}; use a port above 1023 (${variable}) or grant CAP_NET_BIND_SERVICE`
+  }
+  if (e.code === 'EADDRNOTAVAIL') return `${listen.host} is not an address of this machine`
+  return e.message
+}
+
+function flush(stdout: Stdout): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      stdout.flush(() => resolve())
+    } catch {
+      resolve()
+    }
+  })
 }

@@ -46,6 +46,11 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_TLS_MIN_VERSION: 'tls.minVersion',
   MCP_ALLOWED_ORIGINS: 'origins.allowed',
   MCP_LOG_LEVEL: 'log.level',
+  MCP_AUDIT_LOG: 'audit.file',
+  MCP_METRICS_ON_MAIN_PORT: 'metrics.onMainPort',
+  MCP_ADMIN_PORT: 'admin.port',
+  MCP_ADMIN_HOST: 'admin.host',
+  MCP_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
 }
 
 /** Booleans given as `on`/`off` in the environment. */

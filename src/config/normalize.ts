@@ -36,6 +36,11 @@ export interface Config {
   readonly tls: ConfigOutput['tls']
   readonly origins: { readonly any: boolean; readonly allowed: ReadonlySet<string> }
   readonly log: ConfigOutput['log']
+  readonly audit: ConfigOutput['audit']
+  readonly metrics: ConfigOutput['metrics']
+  readonly admin: ConfigOutput['admin']
+  /** Milliseconds. */
+  readonly shutdownTimeout: number
   readonly rateLimit: RateLimitSettings
   readonly strict: boolean
   /** Start-up notices (ignored compatibility variables, insecure choices) to log once. */
@@ -123,6 +128,10 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       allowed: new Set(allowedOrigins.filter((o) => o !== '*').map((o) => o.replace(/\/$/, '').toLowerCase())),
     },
     log: raw.log,
+    audit: raw.audit,
+    metrics: raw.metrics,
+    admin: raw.admin,
+    shutdownTimeout: raw.shutdownTimeout,
     rateLimit,
     strict: ctx.strict,
     notices,

@@ -147,6 +147,60 @@ export const configSchema = z.object({
         .describe('Log level. Env: `MCP_LOG_LEVEL`.'),
     })
     .prefault({}),
+  audit: z
+    .object({
+      file: z
+        .string()
+        .min(1)
+        .default('stdout')
+        .describe(
+          'Where the audit trail (one JSON record per MCP call) goes: `stdout`, a file path (appended, ' +
+            'reopened on SIGHUP for log rotation), or `off`. Env: `MCP_AUDIT_LOG`.',
+        ),
+      includeArguments: z
+        .literal(false, { message: 'is not implemented: audit records never hold argument values' })
+        .default(false)
+        .describe('Reserved. Audit records never hold tool, prompt or resource argument values; only `false` is accepted.'),
+    })
+    .prefault({}),
+  metrics: z
+    .object({
+      onMainPort: onOff
+        .default(false)
+        .describe(
+          'Serve `/metrics` on the main listener too (unauthenticated; with several workers each answers ' +
+            'for itself, use the admin port for the sum). Env: `MCP_METRICS_ON_MAIN_PORT`.',
+        ),
+      toolLabels: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(10_000)
+        .default(100)
+        .describe(
+          'Most distinct `tool` label values of `mcp_tool_invocation_total` besides the tools named in ' +
+            '`scopes.tools`; later names count as `other`, so a client cannot grow the series without bound.',
+        ),
+    })
+    .prefault({}),
+  admin: z
+    .object({
+      port: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(65535)
+        .optional()
+        .describe('Port of the admin listener (`/metrics`, `/healthz`, `/readyz`); unset: no admin listener. Env: `MCP_ADMIN_PORT`.'),
+      host: z.string().min(1).default('127.0.0.1').describe('Address of the admin listener. Env: `MCP_ADMIN_HOST`.'),
+    })
+    .prefault({}),
+  shutdownTimeout: duration
+    .prefault(30)
+    .describe(
+      'On SIGTERM, how long requests in flight and open SSE streams may take to finish before they are ' +
+        'cut. Env: `MCP_SHUTDOWN_TIMEOUT`.',
+    ),
 })
 
 export type ConfigInput = z.input<typeof configSchema>

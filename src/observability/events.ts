@@ -18,6 +18,8 @@ export const events = {
   notice: channel('mcp-gateway:notice'),
   /** A request refused by a rate limit, or a rate-limit store failure (see `RateLimitEvent`). */
   rateLimit: channel('mcp-gateway:rate-limit'),
+  /** A configuration reload (SIGHUP) was applied or refused (see `ReloadEvent`). */
+  reload: channel('mcp-gateway:reload'),
 }
 
 export interface DecisionEvent {
@@ -63,4 +65,30 @@ export interface RateLimitEvent {
   issuer: string
   /** Seconds sent in `Retry-After` with a 429. */
   retryAfter: number | undefined
+}
+
+/** Published on `events.stream` when an SSE response opens (`open: true`) and when it ends. */
+export interface StreamEvent {
+  open: boolean
+}
+
+/**
+ * Published on `events.introspection` for every RFC 7662 lookup: once per call to the
+ * authorization server (`cached: false`) and once per answer served from the cache (`cached:
+ * true`). Never the token nor any member of the introspection answer.
+ */
+export interface IntrospectionEvent {
+  /** The configured issuer whose introspection endpoint answered (or would have). */
+  issuer: string
+  cached: boolean
+  /** `active`/`inactive` from the answer; `error` when the endpoint failed (timeout, non-200, bad JSON). */
+  outcome: 'active' | 'inactive' | 'error'
+  /** Round trip to the authorization server; absent for cache hits. */
+  durationMs?: number
+}
+
+export interface ReloadEvent {
+  ok: boolean
+  /** Why a reload was refused: the configuration problems, each naming its setting. */
+  problems?: readonly string[]
 }

@@ -1,0 +1,109 @@
+import { pino } from 'pino'
+import { targetFields } from './call-target.js'
+import { events, type DecisionEvent } from './events.js'
+
+/**
+ * One decision per MCP call, for compliance ("all tool invocations logged with the authenticated
+ * sub and client_id", seed 002). Built from the decision event only: it names the call and its
+ * target, never argument values, the token or any other claim.
+ */
+export interface AuditRecord {
+  audit: 'mcp.decision'
+  /** ISO 8601, when the request finished. */
+  time: string
+  requestId: string
+  sub: string | undefined
+  client_id: string | undefined
+  iss: string | undefined
+  /** JSON-RPC method of the call (the first message of a batch); absent when refused before the body was read. */
+  method: string | undefined
+  tool?: string
+  prompt?: string
+  resource?: string
+  decision: DecisionEvent['decision']
+  reason: string | undefined
+  status: number
+  httpMethod: string
+  protocolVersion: string | undefined
+}
+
+export function toAuditRecord(e: DecisionEvent): AuditRecord {
+  return {
+    audit: 'mcp.decision',
+    time: new Date(e.time).toISOString(),
+    requestId: e.requestId,
+    sub: e.subject,
+    client_id: e.clientId,
+    iss: e.issuer,
+    method: e.mcpMethod,
+    ...targetFields(e.mcpMethod, e.target),
+    decision: e.decision,
+    reason: e.reason,
+    status: e.status,
+    httpMethod: e.httpMethod,
+    protocolVersion: e.protocolVersion,
+  }
+}
+
+export interface McpPathOptions {
+  /** The protected location (`config.resource.path`). */
+  resourcePath: string
+  /** Paths under it that are not MCP calls (metadata, health, `/metrics`). */
+  excluded: Iterable<string>
+}
+
+/**
+ * Whether a request path is an MCP call: the protected location and below, as the router decides
+ * (DESIGN.md step 1), minus the paths served before it. CORS preflights are not calls.
+ */
+export function createMcpCallFilter(options: McpPathOptions): (e: DecisionEvent) => boolean {
+  const base = options.resourcePath === '/' ? '' : options.resourcePath.replace(/\/$/, '')
+  const excluded = new Set(options.excluded)
+  return (e) =>
+    e.httpMethod !== 'OPTIONS' &&
+    !excluded.has(e.path) &&
+    (e.path === base || e.path === options.resourcePath || (e.path.startsWith(base) && e.path[base.length] === '/'))
+}
+
+export interface AuditTrailOptions extends McpPathOptions {
+  /** `stdout`, `off`, or a file path (appended, created with its directory). */
+  file: string
+  /**
+   * The process's stdout stream, shared with the logger: two buffered writers on one pipe could
+   * interleave a long write mid-line. Default: a stream of its own.
+   */
+  stdout?: { write(line: string): unknown }
+}
+
+export interface AuditTrail {
+  /** Reopens the file (after logrotate moved it); nothing for stdout. */
+  reopen(): void
+  /** Unsubscribes and flushes. */
+  close(): void
+}
+
+/**
+ * Subscribes the audit trail to decision events and writes one JSON line per MCP call. Writes are
+ * asynchronous and appended (O_APPEND), so several workers may share one file.
+ */
+export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
+  if (options.file === 'off') return { reopen() {}, close() {} }
+  const toStdout = options.file === 'stdout' || options.file === '-'
+  const file = toStdout ? undefined : pino.destination({ dest: options.file, append: true, mkdir: true, sync: false })
+  const out = file ?? options.stdout ?? pino.destination({ dest: 1, sync: false })
+  const isCall = createMcpCallFilter(options)
+  const onDecision = (message: unknown) => {
+    const e = message as DecisionEvent
+    if (isCall(e)) out.write(`${JSON.stringify(toAuditRecord(e))}\n`)
+  }
+  events.decision.subscribe(onDecision)
+  return {
+    reopen() {
+      file?.reopen()
+    },
+    close() {
+      events.decision.unsubscribe(onDecision)
+      file?.end()
+    },
+  }
+}

@@ -1,0 +1,269 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { createMcpCallFilter, type McpPathOptions } from './audit.js'
+import {
+  events,
+  type DecisionEvent,
+  type IntrospectionEvent,
+  type JwksFetchEvent,
+  type ReloadEvent,
+  type StreamEvent,
+} from './events.js'
+
+/**
+ * Reasons that mean "the caller did not authenticate": a missing, malformed, invalid or unverifiable
+ * token. The label set is the bounded `FailureReason` union of src/errors.ts.
+ */
+const AUTH_FAILURES = new Set([
+  'no_credentials',
+  'malformed_authorization',
+  'malformed_token',
+  'expired',
+  'not_yet_valid',
+  'signature',
+  'unknown_key',
+  'algorithm',
+  'issuer',
+  'unknown_issuer',
+  'audience',
+  'missing_claim',
+  'token_type',
+  'token_lifetime',
+  'inactive',
+  'verifier_unavailable',
+])
+
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const MAX_TOOL_LABEL_LENGTH = 128
+const OTHER = 'other'
+
+/** Something that renders Prometheus text: one process's registry, or the sum over workers. */
+export interface MetricsSource {
+  readonly contentType: string
+  render(): Promise<string>
+}
+
+export interface MetricsOptions {
+  /** Which decision events are MCP calls (the rest are metadata, health or 404). */
+  calls: McpPathOptions
+  /** Tools always given their own label (the tools named in `scopes.tools`). */
+  knownTools?: Iterable<string>
+  /** Most further tool names given their own label; later ones count as `other`. Default 100. */
+  toolLabels?: number
+  /** Node.js process metrics (`process_*`, `nodejs_*`). Default true. */
+  defaultMetrics?: boolean
+}
+
+export interface GatewayMetrics extends MetricsSource {
+  readonly registry: Registry
+  /** After a reload: the MCP path and the configured tools may have changed. */
+  update(options: Pick<MetricsOptions, 'calls' | 'knownTools'>): void
+  /** Stops counting (unsubscribes from every channel). */
+  close(): void
+}
+
+/**
+ * Prometheus metrics fed only by the core's diagnostics channels (the names seed 002 lists, plus
+ * durations, introspection and open streams). Every label has a bounded set of values: reasons
+ * and decisions are closed unions, issuers come from the configuration, tools are capped.
+ */
+export function createMetrics(options: MetricsOptions): GatewayMetrics {
+  const registry = new Registry()
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+
+  const authSuccess = new Counter({
+    name: 'mcp_auth_success_total',
+    help: 'Requests whose access token was verified.',
+    registers,
+  })
+  const authFailure = new Counter({
+    name: 'mcp_auth_failure_total',
+    help: 'Requests refused because the access token was missing, malformed, invalid or could not be verified.',
+    labelNames: ['reason'],
+    registers,
+  })
+  const jwksRefresh = new Counter({
+    name: 'mcp_jwks_refresh_total',
+    help: 'JWKS fetches (start, unknown kid, cache expiry); more than one a minute suggests a rotation problem.',
+    labelNames: ['issuer', 'result'],
+    registers,
+  })
+  const toolInvocation = new Counter({
+    name: 'mcp_tool_invocation_total',
+    help: `tools/call requests by tool name (names beyond the configured cap count as "${OTHER}") and decision.`,
+    labelNames: ['tool', 'decision'],
+    registers,
+  })
+  const rateLimitHit = new Counter({
+    name: 'mcp_rate_limit_hit_total',
+    help: 'Requests refused with 429 by a rate limit.',
+    registers,
+  })
+  const requests = new Counter({
+    name: 'mcp_requests_total',
+    help: 'Requests to the MCP endpoint by decision and status code.',
+    labelNames: ['decision', 'status'],
+    registers,
+  })
+  const requestDuration = new Histogram({
+    name: 'mcp_request_duration_seconds',
+    help: 'Time from request to the end of the response on the MCP endpoint (SSE: the whole stream).',
+    labelNames: ['decision'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  })
+  const upstreamDuration = new Histogram({
+    name: 'mcp_upstream_duration_seconds',
+    help: 'Time spent forwarding to the MCP server, until its response body ended.',
+    buckets: DURATION_BUCKETS,
+    registers,
+  })
+  const introspections = new Counter({
+    name: 'mcp_introspection_total',
+    help: 'RFC 7662 introspection calls to the authorization server, by result.',
+    labelNames: ['issuer', 'result'],
+    registers,
+  })
+  const introspectionCacheHits = new Counter({
+    name: 'mcp_introspection_cache_hits_total',
+    help: 'Introspection answers served from the cache.',
+    labelNames: ['issuer'],
+    registers,
+  })
+  const introspectionDuration = new Histogram({
+    name: 'mcp_introspection_duration_seconds',
+    help: 'Round trip of introspection calls.',
+    buckets: DURATION_BUCKETS,
+    registers,
+  })
+  const openStreams = new Gauge({
+    name: 'mcp_open_streams',
+    help: 'SSE responses currently streaming to clients.',
+    registers,
+  })
+  const reloads = new Counter({
+    name: 'mcp_config_reload_total',
+    help: 'Configuration reloads (SIGHUP), applied or refused.',
+    labelNames: ['result'],
+    registers,
+  })
+
+  let isCall = createMcpCallFilter(options.calls)
+  const tools = createToolLabeler(options.knownTools ?? [], options.toolLabels ?? 100)
+
+  const onDecision = (message: unknown) => {
+    const e = message as DecisionEvent
+    if (!isCall(e)) return
+    requests.inc({ decision: e.decision, status: String(e.status) })
+    requestDuration.observe({ decision: e.decision }, e.durationMs / 1000)
+    if (e.upstreamMs !== undefined) upstreamDuration.observe(e.upstreamMs / 1000)
+    if (e.issuer !== undefined) authSuccess.inc()
+    else if (e.reason !== undefined && AUTH_FAILURES.has(e.reason)) authFailure.inc({ reason: e.reason })
+    if (e.reason === 'rate_limited') rateLimitHit.inc()
+    if (e.mcpMethod === 'tools/call' && e.target !== undefined) {
+      toolInvocation.inc({ tool: tools.label(e.target, e.decision === 'allow'), decision: e.decision })
+    }
+  }
+  const onJwks = (message: unknown) => {
+    const e = message as JwksFetchEvent
+    jwksRefresh.inc({ issuer: e.issuer, result: e.ok ? 'ok' : 'error' })
+  }
+  const onIntrospection = (message: unknown) => {
+    const e = message as IntrospectionEvent
+    if (e.cached) {
+      introspectionCacheHits.inc({ issuer: e.issuer })
+      return
+    }
+    introspections.inc({ issuer: e.issuer, result: e.outcome })
+    if (e.durationMs !== undefined) introspectionDuration.observe(e.durationMs / 1000)
+  }
+  const onStream = (message: unknown) => {
+    if ((message as StreamEvent).open) openStreams.inc()
+    else openStreams.dec()
+  }
+  const onReload = (message: unknown) => reloads.inc({ result: (message as ReloadEvent).ok ? 'applied' : 'refused' })
+
+  const subscriptions = [
+    [events.decision, onDecision],
+    [events.jwksFetch, onJwks],
+    [events.introspection, onIntrospection],
+    [events.stream, onStream],
+    [events.reload, onReload],
+  ] as const
+  for (const [channel, fn] of subscriptions) channel.subscribe(fn)
+
+  return {
+    registry,
+    get contentType() {
+      return registry.contentType
+    },
+    render: () => registry.metrics(),
+    update(next) {
+      isCall = createMcpCallFilter(next.calls)
+      tools.setKnown(next.knownTools ?? [])
+    },
+    close() {
+      for (const [channel, fn] of subscriptions) channel.unsubscribe(fn)
+    },
+  }
+}
+
+/**
+ * Tool names come from callers, so they cannot all become label values: configured tools always
+ * do; other names do while fewer than `limit` have been seen in allowed calls (a denied call never
+ * takes a slot); the rest are `other`.
+ */
+export function createToolLabeler(known: Iterable<string>, limit: number) {
+  let configured = new Set(known)
+  const seen = new Set<string>()
+  return {
+    label(tool: string, allowed: boolean): string {
+      if (configured.has(tool) || seen.has(tool)) return tool
+      if (!allowed || tool.length > MAX_TOOL_LABEL_LENGTH || seen.size >= limit) return OTHER
+      seen.add(tool)
+      return tool
+    },
+    setKnown(next: Iterable<string>) {
+      configured = new Set(next)
+    },
+  }
+}
+
+/** The tools a configuration names (`scopes.tools` keys, without the `*` fallback). */
+export function configuredTools(scopes: { tools: Readonly<Record<string, unknown>> }): string[] {
+  return Object.keys(scopes.tools).filter((name) => name !== '*')
+}
+
+/** A worker answers the primary's metric requests with this process's registry (prom-client IPC). */
+export function shareWithPrimary(metrics: GatewayMetrics): void {
+  AggregatorRegistry.setRegistries([metrics.registry])
+  new AggregatorRegistry()
+}
+
+/** In the cluster primary: every worker's metrics, summed (histograms and counters add up). */
+export function clusterMetricsSource(): MetricsSource {
+  const aggregator = new AggregatorRegistry()
+  return { contentType: aggregator.contentType, render: () => aggregator.clusterMetrics() }
+}
+
+/** `GET /metrics` for a listener: Prometheus text exposition format 0.0.4. */
+export function metricsHandler(source: MetricsSource): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' })
+      res.end()
+      return
+    }
+    source.render().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': source.contentType, 'cache-control': 'no-store' })
+        res.end(req.method === 'HEAD' ? undefined : text)
+      },
+      () => {
+        res.writeHead(503, { 'content-type': 'text/plain' })
+        res.end('metrics unavailable\n')
+      },
+    )
+  }
+}

@@ -1,0 +1,58 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { metricsHandler, type MetricsSource } from '../observability/metrics.js'
+import { writeJson } from './respond.js'
+
+export interface AdminOptions {
+  host: string
+  port: number
+  /** Served at `/metrics`; without it `/metrics` is 404. */
+  metrics?: MetricsSource | undefined
+  /** `/readyz`: whether traffic may be sent (keys loaded, backend reachable, not draining). */
+  ready(): Promise<boolean>
+}
+
+export interface AdminServer {
+  url: string
+  server: Server
+  close(): Promise<void>
+}
+
+/**
+ * The operator's listener, apart from the MCP traffic so that it can stay on a private address
+ * (`127.0.0.1` by default) and so that `/metrics` needs no token: `/metrics`, `/healthz` (the
+ * process answers) and `/readyz` (it should get traffic; 503 while draining).
+ */
+export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
+  const serveMetrics = options.metrics === undefined ? undefined : metricsHandler(options.metrics)
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path === '/metrics' && serveMetrics !== undefined) return serveMetrics(req, res)
+    if (path === '/healthz') return writeJson(res, 200, '{"status":"ok"}', { 'cache-control': 'no-store' })
+    if (path === '/readyz') {
+      return void options.ready().then(
+        (ready) => writeJson(res, ready ? 200 : 503, JSON.stringify({ ready }), { 'cache-control': 'no-store' }),
+        () => writeJson(res, 503, '{"ready":false}', { 'cache-control': 'no-store' }),
+      )
+    }
+    writeJson(res, 404, '{"error":"not_found"}')
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
