@@ -1,17 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { JWTPayload } from 'jose'
 import { loadConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/normalize.js'
 import { reservePort } from '../../src/demo/reserve-port.js'
 import { startGateway } from '../../src/server/http.js'
 import type { RunningGateway } from '../../src/server/http.js'
 import { startAuthorizationServer } from './authorization-server.js'
-import type { AuthorizationServer, AuthorizationServerOptions } from './authorization-server.js'
+import type { AuthorizationServer, AuthorizationServerOptions, ResourceOptions } from './authorization-server.js'
 import { startMcpBackend } from './mcp-backend.js'
 import type { McpBackend, McpBackendOptions } from './mcp-backend.js'
+import { accessTokenClaims, createTestKeys, mintJwt } from './tokens.js'
+import type { TestKeys } from './tokens.js'
 
 /**
  * A gateway under test, built the way `serve` builds it: `loadConfig` from MCP_* variables, then
@@ -81,6 +84,8 @@ export interface GatewayStackOptions {
   env?: GatewayEnv
   path?: string
   authorizationServer?: Omit<AuthorizationServerOptions, 'resources'>
+  /** Other resources the AS issues tokens for (wrong-audience tests). */
+  extraResources?: Record<string, ResourceOptions>
 }
 
 export interface GatewayStack {
@@ -100,7 +105,7 @@ export async function startGatewayStack(options: GatewayStackOptions = {}): Prom
   const asScope = options.asScope ?? 'mcp:read mcp:write'
   const as = await startAuthorizationServer({
     ...options.authorizationServer,
-    resources: { [canonicalUri]: { scope: asScope, format: 'jwt' } },
+    resources: { ...options.extraResources, [canonicalUri]: { scope: asScope, format: 'jwt' } },
   })
   const backend = await startMcpBackend(options.backend)
   let gateway: TestGateway
@@ -137,6 +142,62 @@ export async function startGatewayStack(options: GatewayStackOptions = {}): Prom
   }
 }
 
+export interface KeyFileGatewayOptions {
+  /** `MCP_BACKEND`: an origin or host:port. */
+  backend: string
+  /** MCP_* overrides, applied last. */
+  env?: GatewayEnv
+  path?: string
+  /** Default `https://issuer.test` (never fetched: the keys come from the file). */
+  issuer?: string
+}
+
+export interface KeyFileGateway extends TestGateway {
+  readonly keys: TestKeys
+  readonly issuer: string
+  /** An RS256 access token for this gateway (`scope` `mcp:read mcp:write`), claims overridable. */
+  token(overrides?: Partial<JWTPayload>): Promise<string>
+}
+
+/** A gateway that trusts test keys from a JWKS file (MCP_JWT_KEY_FILE): no AS needed, tokens from tokens.ts. */
+export async function startKeyFileGateway(options: KeyFileGatewayOptions): Promise<KeyFileGateway> {
+  const issuer = options.issuer ?? 'https://issuer.test'
+  const keys = await createTestKeys()
+  const temp = await makeTempDir()
+  let gateway: TestGateway
+  try {
+    gateway = await startTestGateway({
+      ...(options.path === undefined ? {} : { path: options.path }),
+      env: {
+        MCP_AUTHORIZATION_SERVER: issuer,
+        MCP_JWT_KEY_FILE: await keys.writeJwksFile(temp.dir),
+        MCP_BACKEND: options.backend,
+        ...options.env,
+      },
+    })
+  } catch (error) {
+    await temp.remove()
+    throw error
+  }
+  return {
+    ...gateway,
+    keys,
+    issuer,
+    token: (overrides = {}) =>
+      mintJwt({
+        key: keys.rsa,
+        claims: {
+          ...accessTokenClaims({ issuer, audience: gateway.canonicalUri, scope: 'mcp:read mcp:write' }),
+          ...overrides,
+        },
+      }),
+    async close() {
+      await gateway.close()
+      await temp.remove()
+    },
+  }
+}
+
 /** A temporary directory removed by the returned `remove`. */
 export async function makeTempDir(prefix = 'mcp-gateway-test-'): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
@@ -164,9 +225,17 @@ export interface SendOptions {
 export function send(url: string, options: SendOptions = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     let headers = options.headers
-    // node:http adds no Host to a raw header list, and an HTTP/1.1 server answers 400 without one.
-    if (Array.isArray(headers) && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) {
-      headers = ['host', new URL(url).host, ...headers]
+    if (Array.isArray(headers)) {
+      const list: string[] = headers
+      const has = (name: string) => list.some((h, i) => i % 2 === 0 && h.toLowerCase() === name)
+      // node:http adds neither Host nor Content-Length to a raw header list (it sends the body
+      // chunked), and an HTTP/1.1 server answers 400 without a Host.
+      const added: string[] = []
+      if (!has('host')) added.push('host', new URL(url).host)
+      if (options.body !== undefined && !has('content-length') && !has('transfer-encoding')) {
+        added.push('content-length', String(Buffer.byteLength(options.body)))
+      }
+      headers = [...added, ...headers]
     }
     const req = httpRequest(url, {
       method: options.method ?? 'GET',
@@ -190,6 +259,35 @@ export function send(url: string, options: SendOptions = {}): Promise<RawRespons
     })
     req.end(options.body)
   })
+}
+
+export interface OpenRequest {
+  readonly request: ClientRequest
+  /** Resolves with the response head; the body is left for the caller to read (streams, timing). */
+  readonly response: Promise<IncomingMessage>
+}
+
+/**
+ * Starts a request and hands back both ends without reading the body, for SSE timing and
+ * disconnect tests. `body` chunks are written in order (a list makes node send it chunked).
+ */
+export function openRequest(
+  url: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | readonly (string | Buffer)[] } = {},
+): OpenRequest {
+  const request = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false })
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    request.once('response', resolve)
+    request.once('error', reject)
+  })
+  // A test that destroys the request on purpose does not want an unhandled rejection.
+  response.catch(() => {})
+  if (typeof options.body === 'string') request.end(options.body)
+  else if (options.body !== undefined) {
+    for (const chunk of options.body) request.write(chunk)
+    request.end()
+  } else request.end()
+  return { request, response }
 }
 
 /** Every value of header `name` (case-insensitive) as separate lines on the wire. */
