@@ -46,7 +46,7 @@ const burst = z.coerce.number().int().min(0).max(MAX_REQUESTS)
 
 const toolLimit = z.union([
   rateSchema.transform((rate) => ({ rate, burst: 0 })),
-  z.object({
+  z.strictObject({
     rate: rateSchema.describe('The tool\'s rate, like `5r/m`.'),
     burst: burst.default(0).describe('Headroom above the rate, as for the principal-wide rate.'),
   }),
@@ -57,7 +57,8 @@ const toolLimit = z.union([
  * nginx-mcp-resource's; see docs/rate-limiting.md for what each algorithm does with them.
  */
 export const rateLimitSchema = z
-  .object({
+  // Strict: a misspelt key (`burts: 5`) is reported, not silently dropped.
+  .strictObject({
     enabled: onOff
       .default(false)
       .describe(

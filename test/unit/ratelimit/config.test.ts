@@ -163,3 +163,17 @@ describe('MCP_RATELIMIT_* variables', () => {
     }
   })
 })
+
+describe('rateLimit in the file', () => {
+  test('a misspelt key is reported, not ignored', async () => {
+    const file = join(dir, 'misspelt.yaml')
+    writeFileSync(file, 'rateLimit:\n  enabled: true\n  rate: 10r/s\n  burts: 5\n')
+    try {
+      await loadConfig({ env: BASE, argv: ['--config', file] })
+      assert.fail('expected a ConfigError')
+    } catch (error) {
+      assert.ok(error instanceof ConfigError)
+      assert.ok(error.problems.some((p) => p.includes('rateLimit') && p.includes('burts')), error.problems.join('\n'))
+    }
+  })
+})
