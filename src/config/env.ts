@@ -25,6 +25,18 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_EXTRA_AUDIENCES: 'authorizationServers.0.audiences',
   MCP_CLOCK_SKEW: 'authorizationServers.0.clockSkew',
   MCP_JWKS_COOLDOWN: 'authorizationServers.0.jwksCooldown',
+  MCP_AUTH_PRESET: 'authorizationServers.0.preset',
+  MCP_HMAC_SECRET_FILE: 'authorizationServers.0.hmacSecretFile',
+  MCP_MAX_TOKEN_LIFETIME: 'authorizationServers.0.maxTokenLifetime',
+  MCP_REQUIRED_CLAIMS: 'authorizationServers.0.requiredClaims',
+  MCP_INTROSPECT_ENDPOINT: 'authorizationServers.0.introspection.endpoint',
+  MCP_CLIENT_ID: 'authorizationServers.0.introspection.clientId',
+  MCP_CLIENT_SECRET_FILE: 'authorizationServers.0.introspection.clientSecretFile',
+  MCP_INTROSPECT_AUTH_METHOD: 'authorizationServers.0.introspection.authMethod',
+  MCP_INTROSPECT_CACHE_MAX_TTL: 'authorizationServers.0.introspection.cacheMaxTtl',
+  MCP_INTROSPECT_INACTIVE_TTL: 'authorizationServers.0.introspection.inactiveCacheTtl',
+  MCP_REDIS_URL: 'redis.url',
+  MCP_REDIS_PASSWORD_FILE: 'redis.passwordFile',
   MCP_REQUIRED_SCOPE: 'scopes.required',
   MCP_SCOPES_SUPPORTED: 'scopes.supported',
   MCP_BACKEND: 'backend.url',
@@ -57,7 +69,15 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
 const BOOLEAN_KEYS = new Set(['authorizationServers.0.discovery'])
 
 /** Variables that are refused outright, with the reason. */
-export const REFUSED_ENV: Readonly<Record<string, string>> = {}
+export const REFUSED_ENV: Readonly<Record<string, string>> = {
+  MCP_CLIENT_SECRET:
+    'a secret in the environment is visible to docker inspect, /proc/<pid>/environ and crash reports; ' +
+    'write it to a file readable by the gateway only (chmod 600) and set MCP_CLIENT_SECRET_FILE',
+  MCP_HMAC_SECRET:
+    'a secret in the environment is visible to docker inspect and /proc/<pid>/environ; write it to a file (chmod 600) and set MCP_HMAC_SECRET_FILE',
+  MCP_REDIS_PASSWORD:
+    'a password in the environment is visible to docker inspect and /proc/<pid>/environ; write it to a file (chmod 600) and set MCP_REDIS_PASSWORD_FILE',
+}
 
 /** Variables accepted for compatibility that have no effect here, with the reason (logged at start). */
 export const IGNORED_ENV: Readonly<Record<string, string>> = {

@@ -4,16 +4,12 @@ import type { JSONWebKeySet } from 'jose'
 import { ConfigError } from '../errors.js'
 import { isLoopbackHost } from './loopback.js'
 import { protectedResourceMetadataPaths, protectedResourceMetadataUrl } from '../metadata/protected-resource.js'
-import type { AuthorizationServerConfig } from './authorization-server-schema.js'
+import { resolveAuthorizationServers, type ResolvedAuthorizationServer } from './authorization-server-schema.js'
+import { resolveRedisConfig, type RedisConfig } from '../state/redis-config.js'
 import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
 
-export interface ResolvedAuthorizationServer extends AuthorizationServerConfig {
-  /** The `iss` a token must carry. */
-  readonly expectedIssuer: string
-  /** Keys read from `jwksFile` at load time. */
-  readonly jwks: JSONWebKeySet | undefined
-}
+export type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 
 /** The validated, normalized, frozen configuration that runtime code reads. */
 export interface Config {
@@ -30,6 +26,8 @@ export interface Config {
     readonly bearerMethodsSupported: readonly string[]
   }
   readonly authorizationServers: readonly ResolvedAuthorizationServer[]
+  /** Shared state (introspection cache); `undefined`: each process keeps its own in memory. */
+  readonly redis?: RedisConfig | undefined
   readonly scopes: ConfigOutput['scopes']
   readonly backend: Omit<ConfigOutput['backend'], 'url'> & { readonly origin: string; readonly basePath: string }
   readonly limits: ConfigOutput['limits']
@@ -72,15 +70,14 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     for (const key of ['certFile', 'keyFile'] as const) checkReadable(tls[key] as string, ctx.name(`tls.${key}`), problems)
   }
 
-  const authorizationServers = raw.authorizationServers.map((as, i) => {
-    const jwks = as.jwksFile === undefined ? undefined : readJwks(as.jwksFile, ctx.name(`authorizationServers.${i}.jwksFile`), problems)
-    return { ...as, expectedIssuer: as.expectedIssuer ?? as.issuer, jwks }
+  const authorizationServers = resolveAuthorizationServers(raw.authorizationServers, {
+    name: ctx.name,
+    strict: ctx.strict,
+    problems,
+    notices,
+    readJwks: (file, key) => readJwks(file, ctx.name(key), problems),
   })
-  const issuers = new Set<string>()
-  for (const as of authorizationServers) {
-    if (issuers.has(as.expectedIssuer)) problems.push(`authorizationServers: issuer "${as.expectedIssuer}" is listed twice`)
-    issuers.add(as.expectedIssuer)
-  }
+  const redis = resolveRedisConfig(raw.redis, { name: ctx.name, strict: ctx.strict, problems, notices })
 
   const backendUrl = raw.backend.url
 
@@ -112,6 +109,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       bearerMethodsSupported: raw.resource.bearerMethodsSupported,
     },
     authorizationServers,
+    redis,
     scopes: raw.scopes,
     backend: {
       connectTimeout: raw.backend.connectTimeout,

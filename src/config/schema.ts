@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { authorizationServerSchema } from './authorization-server-schema.js'
+import { redisSchema } from '../state/redis-config.js'
 import { scopesSchema } from './scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
 import { isLoopbackHost } from './loopback.js'
@@ -95,6 +96,7 @@ export const configSchema = z.object({
     .array(authorizationServerSchema)
     .min(1, 'at least one authorization server is required (MCP_AUTHORIZATION_SERVER)')
     .describe('Trusted authorization servers. Environment variables configure the first one.'),
+  redis: redisSchema.prefault({}).describe('Shared state for several gateways (the introspection cache).'),
   scopes: scopesSchema.prefault({}),
   rateLimit: rateLimitSchema.prefault({}).describe('Per-principal rate limits (docs/rate-limiting.md).'),
   backend: z

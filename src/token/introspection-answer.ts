@@ -1,0 +1,144 @@
+import { InvalidToken } from '../errors.js'
+import type { Principal } from './principal.js'
+import { readScopes } from './scopes-claim.js'
+
+/**
+ * RFC 7662 §2.2 answers: how a response becomes an answer, how long an answer may be reused, and
+ * which answers let a request through. Pure: the clock is a parameter.
+ */
+export interface IntrospectionAnswer {
+  readonly active: boolean
+  readonly [member: string]: unknown
+}
+
+/** Why an endpoint's response could not be used. `detail` never holds the body (it may echo the token). */
+export class IntrospectionFailure extends Error {
+  constructor(readonly detail: string) {
+    super(detail)
+    this.name = 'IntrospectionFailure'
+  }
+}
+
+/** Larger responses are refused unread (nginx-mcp-resource uses the same bound). */
+export const MAX_ANSWER_BYTES = 64 * 1024
+
+/** RFC 7662 §2.2: only a 200 whose JSON object has a boolean `active` is an answer. */
+export function parseIntrospectionAnswer(status: number, body: string): IntrospectionAnswer {
+  if (status !== 200) throw new IntrospectionFailure(`HTTP ${status}`)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    throw new IntrospectionFailure('the response is not JSON')
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new IntrospectionFailure('the response is not a JSON object')
+  }
+  if (typeof (parsed as { active?: unknown }).active !== 'boolean') {
+    throw new IntrospectionFailure('the response has no boolean "active" (RFC 7662 §2.2)')
+  }
+  return parsed as IntrospectionAnswer
+}
+
+export interface AnswerLifetimeOptions {
+  /** Milliseconds; 0: active answers are not reused. */
+  maxTtl: number
+  /** Milliseconds. */
+  inactiveTtl: number
+}
+
+/**
+ * How long an answer may be reused, in milliseconds (0: not at all). An active answer lives no
+ * longer than the configured maximum nor past the token's `exp`; an inactive one only briefly, so
+ * a repeated bad token costs one call per interval, and a token that becomes active later (clock
+ * differences between replicas of the AS) is not refused for long.
+ */
+export function answerLifetime(answer: IntrospectionAnswer, options: AnswerLifetimeOptions, nowMs: number): number {
+  if (!answer.active) return options.inactiveTtl
+  const exp = answer['exp']
+  if (typeof exp === 'number' && Number.isFinite(exp)) return Math.max(0, Math.min(options.maxTtl, exp * 1000 - nowMs))
+  return options.maxTtl
+}
+
+export interface AnswerRules {
+  /** The configured issuer, reported as the principal's issuer. */
+  issuer: string
+  /** `iss` values accepted when the answer has one. */
+  acceptedIssuers: ReadonlySet<string>
+  /** The audience binding (RFC 8707 §2), compiled by `createAudienceCheck`. */
+  audienceOk: (aud: unknown) => boolean
+  scopeClaim: string
+  clockSkewSeconds: number
+}
+
+/** `token_type` values (RFC 7662 §2.2, RFC 8693 §3) and Keycloak `typ` values of refresh tokens. */
+const REFRESH_TYPES = new Set(['refresh_token', 'refresh', 'urn:ietf:params:oauth:token-type:refresh_token', 'offline'])
+
+/**
+ * An active answer becomes a principal only when it holds up on its own: the AS's `active` is not
+ * taken as the last word on time (`exp`, `nbf` and `iat` are checked here too), a refresh token or
+ * a key-bound token is refused, a present `iss` must be this issuer's, and `aud` must name this
+ * resource as a JWT's must.
+ *
+ * @param fallbackExpiresAt the principal's `expiresAt` when the answer has no `exp` (seconds)
+ */
+export function checkIntrospectionAnswer(
+  answer: IntrospectionAnswer,
+  rules: AnswerRules,
+  nowSeconds: number,
+  fallbackExpiresAt: number,
+): Principal {
+  if (answer.active !== true) throw new InvalidToken('inactive', 'The token is not active')
+
+  const tokenType = answer['token_type']
+  const typ = answer['typ']
+  if (
+    (typeof tokenType === 'string' && REFRESH_TYPES.has(tokenType.toLowerCase())) ||
+    (typeof typ === 'string' && REFRESH_TYPES.has(typ.toLowerCase()))
+  ) {
+    throw new InvalidToken('token_type', 'The token is not an access token')
+  }
+  // RFC 9449 §7.2 and RFC 8705 §3: a key-bound token must come with proof of the key, which a
+  // Bearer request cannot carry; accepting it would turn a stolen bound token into a bearer one.
+  const cnf = answer['cnf']
+  const bound =
+    (typeof cnf === 'object' && cnf !== null && ('jkt' in cnf || 'x5t#S256' in cnf)) ||
+    (typeof tokenType === 'string' && tokenType.toLowerCase() === 'dpop')
+  if (bound) throw new InvalidToken('token_type', 'Sender-constrained tokens are not accepted here')
+
+  const iss = answer['iss']
+  if (iss !== undefined && (typeof iss !== 'string' || !rules.acceptedIssuers.has(iss))) {
+    throw new InvalidToken('issuer', 'The token was issued by an untrusted issuer')
+  }
+
+  const exp = numericClaim(answer, 'exp')
+  const nbf = numericClaim(answer, 'nbf')
+  const iat = numericClaim(answer, 'iat')
+  const skew = rules.clockSkewSeconds
+  if (exp !== undefined && exp <= nowSeconds - skew) throw new InvalidToken('expired', 'The token has expired')
+  if ((nbf !== undefined && nbf > nowSeconds + skew) || (iat !== undefined && iat > nowSeconds + skew)) {
+    throw new InvalidToken('not_yet_valid', 'The token is not valid yet')
+  }
+
+  if (!rules.audienceOk(answer['aud'])) throw new InvalidToken('audience', 'The token was not issued for this resource')
+
+  const sub = answer['sub']
+  const clientId = answer['client_id']
+  return {
+    issuer: rules.issuer,
+    subject: typeof sub === 'string' ? sub : undefined,
+    clientId: typeof clientId === 'string' ? clientId : undefined,
+    scopes: readScopes(answer, rules.scopeClaim),
+    expiresAt: exp ?? fallbackExpiresAt,
+    claims: answer,
+  }
+}
+
+function numericClaim(answer: IntrospectionAnswer, name: string): number | undefined {
+  const value = answer[name]
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidToken('malformed_token', 'The token is malformed')
+  }
+  return value
+}

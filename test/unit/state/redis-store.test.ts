@@ -1,0 +1,80 @@
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { createRedisStore } from '../../../src/state/redis-store.js'
+import type { StateStore } from '../../../src/state/store.js'
+
+/** Against the real Redis at 127.0.0.1:6379; every test writes under a prefix of its own. */
+const REDIS_URL = 'redis://127.0.0.1:6379'
+
+describe('redis store', () => {
+  let admin: Redis
+  const prefixes: string[] = []
+  const stores: StateStore[] = []
+
+  const open = (prefix = `mcp-gw-test-${randomUUID()}:`, commandTimeout = 500) => {
+    prefixes.push(prefix)
+    const store = createRedisStore({ url: REDIS_URL, username: undefined, password: undefined, keyPrefix: prefix, commandTimeout })
+    stores.push(store)
+    return { store, prefix }
+  }
+
+  before(() => {
+    admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  })
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()))
+    for (const prefix of prefixes) {
+      const keys = await admin.keys(`${prefix}*`)
+      if (keys.length > 0) await admin.del(...keys)
+    }
+    await admin.quit()
+  })
+
+  test('set then get, under the prefix, with a millisecond TTL', async () => {
+    const { store, prefix } = open()
+    await store.set('introspection:abc', '{"active":true}', 5_000)
+    assert.equal(await store.get('introspection:abc'), '{"active":true}')
+    assert.equal(await store.get('introspection:missing'), undefined)
+    const ttl = await admin.pttl(`${prefix}introspection:abc`)
+    assert.ok(ttl > 4_000 && ttl <= 5_000, `pttl ${ttl}`)
+  })
+
+  test('an entry is gone after its TTL', async () => {
+    const { store } = open()
+    await store.set('short', 'v', 100)
+    assert.equal(await store.get('short'), 'v')
+    await sleep(200)
+    assert.equal(await store.get('short'), undefined)
+  })
+
+  test('two stores on one prefix see each other (two gateways), other prefixes do not', async () => {
+    const { store: a, prefix } = open()
+    const { store: b } = open(prefix)
+    const { store: other } = open()
+    await a.set('shared', 'from-a', 5_000)
+    assert.equal(await b.get('shared'), 'from-a')
+    assert.equal(await other.get('shared'), undefined)
+  })
+
+  test('a Redis that does not answer fails the command within the timeout instead of hanging', async () => {
+    // A TCP server that accepts and never replies: the command must time out, not wait forever.
+    const sockets = new Set<Socket>()
+    const silent: Server = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('data', () => undefined)
+    })
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as { port: number }).port
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, username: undefined, password: undefined, keyPrefix: 'x:', commandTimeout: 200 })
+    const started = performance.now()
+    await assert.rejects(store.get('k'))
+    assert.ok(performance.now() - started < 3_000)
+    await store.close()
+    for (const socket of sockets) socket.destroy()
+    await new Promise<void>((resolve) => silent.close(() => resolve()))
+  })
+})
