@@ -59,16 +59,20 @@ export function createForwarder(options: BackendOptions) {
     }
     res.once('close', onClose)
     let status = 0
+    const headers = upstreamRequestHeaders(req.headers, {
+      remoteAddress: req.socket.remoteAddress,
+      proto: (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+      host: req.headers.host,
+    })
+    // A response that may be rewritten (list filtering) must arrive as plain bytes: a gzip body
+    // cannot be parsed, and passing it through unfiltered would show what the caller may not see.
+    if (rewrite !== undefined) delete headers['accept-encoding']
     try {
       await pool.stream(
         {
           path: upstreamPath(req.url ?? '/'),
           method: req.method as 'GET',
-          headers: upstreamRequestHeaders(req.headers, {
-            remoteAddress: req.socket.remoteAddress,
-            proto: (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-            host: req.headers.host,
-          }),
+          headers,
           body: body ?? null,
           signal: controller.signal,
         },
@@ -77,6 +81,11 @@ export function createForwarder(options: BackendOptions) {
           const out = downstreamResponseHeaders(headers)
           const contentType = typeof headers['content-type'] === 'string' ? headers['content-type'] : undefined
           const transform = rewrite?.(statusCode, contentType)
+          if (transform !== undefined && isEncoded(headers['content-encoding'])) {
+            // Encoded although not asked to: fail closed (502) rather than forward it unfiltered.
+            transform.destroy()
+            throw new Error('the backend encoded a response that must be filtered')
+          }
           if (transform !== undefined) delete out['content-length']
           res.writeHead(statusCode, out)
           const streaming = contentType?.startsWith('text/event-stream') === true
@@ -124,6 +133,12 @@ export function createForwarder(options: BackendOptions) {
 }
 
 export type Forwarder = ReturnType<typeof createForwarder>
+
+function isEncoded(value: string | string[] | undefined): boolean {
+  if (value === undefined) return false
+  const codings = (Array.isArray(value) ? value.join(',') : value).split(',').map((c) => c.trim().toLowerCase())
+  return codings.some((c) => c !== '' && c !== 'identity')
+}
 
 function trackStream(res: ServerResponse): void {
   if (!events.stream.hasSubscribers) return

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
@@ -9,6 +10,7 @@ import { reservePort } from '../../src/demo/reserve-port.js'
 import {
   gatewayMcpUrl,
   headerLines,
+  makeTempDir,
   mcpHeaders,
   openRequest,
   postMcp,
@@ -18,6 +20,8 @@ import {
   waitFor,
 } from '../support/gateway.js'
 import type { GatewayStack, KeyFileGateway } from '../support/gateway.js'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { startRawBackend } from '../support/mcp-backend.js'
 import type { RawBackend } from '../support/mcp-backend.js'
 import { readBody } from '../support/record-request.js'
@@ -555,5 +559,83 @@ describe('routing and the backend path', () => {
     const response = await send(`${gateway.url}/healthz`)
     assert.equal(response.status, 200)
     assert.deepEqual(JSON.parse(response.body), { status: 'ok' })
+  })
+})
+
+describe('list filtering cannot be bypassed with a compressed response', () => {
+  const LIST = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    result: { tools: [{ name: 'echo', inputSchema: { type: 'object' } }, { name: 'delete_repo', inputSchema: { type: 'object' } }] },
+  })
+  const TOOLS_LIST = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })
+  let backend: RawBackend
+  let gateway: KeyFileGateway
+  let removeDir: () => Promise<void>
+  /** `honour`: gzip only when asked; `always`: gzip whatever the request says. */
+  let compression: 'honour' | 'always' = 'honour'
+
+  before(async () => {
+    backend = await startRawBackend(async (req, res, record) => {
+      record.body = await readBody(req)
+      const gzip = compression === 'always' || String(req.headers['accept-encoding'] ?? '').includes('gzip')
+      res.writeHead(200, { 'content-type': 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) })
+      res.end(gzip ? gzipSync(LIST) : LIST)
+    })
+    const temp = await makeTempDir()
+    removeDir = temp.remove
+    const file = join(temp.dir, 'gateway.yaml')
+    await writeFile(
+      file,
+      ['scopes:', '  supported: [mcp:read, mcp:admin]', '  tools:', '    delete_repo: [mcp:admin]', '  filterLists: true', ''].join('\n'),
+    )
+    gateway = await startKeyFileGateway({ backend: backend.origin, env: { MCP_CONFIG: file } })
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+    await removeDir?.()
+  })
+
+  /** The body as bytes, decoded if the gateway sent it gzip-encoded. */
+  async function listTools(scope: string): Promise<{ status: number; text: string; encoding: string | undefined }> {
+    const { response } = openRequest(gatewayMcpUrl(gateway), {
+      method: 'POST',
+      headers: mcpHeaders({ authorization: `Bearer ${await gateway.token({ scope })}`, 'accept-encoding': 'gzip' }),
+      body: TOOLS_LIST,
+    })
+    const head = await response
+    const chunks: Buffer[] = []
+    for await (const chunk of head) chunks.push(chunk as Buffer)
+    const bytes = Buffer.concat(chunks)
+    const encoding = head.headers['content-encoding']
+    return { status: head.statusCode ?? 0, text: (encoding === 'gzip' ? gunzipSync(bytes) : bytes).toString('utf8'), encoding }
+  }
+
+  test('the gateway asks for an unencoded body when it must filter, and filters it', async () => {
+    compression = 'honour'
+    const filtered = await listTools('mcp:read')
+    assert.equal(filtered.status, 200)
+    assert.equal(filtered.encoding, undefined)
+    assert.deepEqual(
+      (JSON.parse(filtered.text) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name),
+      ['echo'],
+    )
+    assert.equal(backend.requests.at(-1)?.headers['accept-encoding'], undefined)
+  })
+
+  test('a caller who sees everything keeps the encoding it asked for', async () => {
+    compression = 'honour'
+    const full = await listTools('mcp:read mcp:admin')
+    assert.equal(full.status, 200)
+    assert.equal(full.encoding, 'gzip')
+    assert.match(full.text, /delete_repo/)
+  })
+
+  test('a backend that compresses anyway: 502, never the unfiltered list', async () => {
+    compression = 'always'
+    const refused = await listTools('mcp:read')
+    assert.equal(refused.status, 502)
+    assert.doesNotMatch(refused.text, /delete_repo/)
   })
 })
