@@ -1,0 +1,25 @@
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { REPO_ROOT } from './gateway-process.js'
+
+/** The hot-path files the benchmark's owner may change; `--baseline REF` takes these from REF. */
+export const HOT_PATH_FILES = ['src/proxy/forward.ts', 'src/proxy/headers.ts', 'src/token/verified-cache.ts'] as const
+
+/**
+ * A copy of the working tree's `src/` in which the hot-path files are replaced by their versions at
+ * `ref`, so a change to them is measured before/after in the same run, against the same everything
+ * else (other work in progress included). Reads git only (`git show`); writes only under `dir`.
+ */
+export function createBaselineTree(ref: string, dir: string): string {
+  const root = join(dir, 'baseline')
+  mkdirSync(root, { recursive: true })
+  cpSync(join(REPO_ROOT, 'src'), join(root, 'src'), { recursive: true })
+  for (const file of ['package.json', 'tsconfig.json']) copyFileSync(join(REPO_ROOT, file), join(root, file))
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
+  for (const file of HOT_PATH_FILES) {
+    const text = execFileSync('git', ['show', `${ref}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 1 << 24 })
+    writeFileSync(join(root, file), text)
+  }
+  return root
+}

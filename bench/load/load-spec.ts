@@ -1,0 +1,43 @@
+/** What one measured run sends, and what it saw. Shared by the wrk and autocannon drivers. */
+
+export interface LoadRequest {
+  readonly method: 'POST'
+  /** Path and query, e.g. `/mcp`. */
+  readonly path: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+export interface LoadSpec {
+  /** Origin only: `http://127.0.0.1:8080`. */
+  readonly origin: string
+  /** Sent in turn on each connection, round-robin; a fixed set keeps the token cache warm. */
+  readonly requests: readonly LoadRequest[]
+  readonly connections: number
+  readonly durationSeconds: number
+}
+
+export interface LoadResult {
+  /** Completed responses, any status. */
+  readonly responses: number
+  /** Responses outside 2xx plus socket errors and timeouts. */
+  readonly failures: number
+  readonly durationSeconds: number
+  readonly requestsPerSecond: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly meanMs: number
+  /** CPU seconds the load generator itself used (reported, never charged to a target). */
+  readonly loadgenCpuSeconds: number | undefined
+  /** All CPU seconds of the load generator's process, start-up included (for the noise figure). */
+  readonly loadgenTotalCpuSeconds: number | undefined
+}
+
+export type LoadTool = 'wrk' | 'autocannon'
+
+/** Exact percentile of sorted samples (nearest rank). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank] as number
+}

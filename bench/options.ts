@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util'
+
+export type BenchMode = 'throughput' | 'workers' | 'memory' | 'profile'
+
+export interface BenchOptions {
+  readonly mode: BenchMode
+  readonly quick: boolean
+  /** Seconds per measured run. */
+  readonly duration: number
+  /** Rounds; each round runs every scenario once, in turn (A B C A B C ...). */
+  readonly rounds: number
+  /** Connections of the throughput runs. */
+  readonly connections: number
+  /** `auto`: wrk when on PATH, else autocannon. */
+  readonly loadgen: 'auto' | 'wrk' | 'autocannon'
+  /** Run the built gateway (`dist/cli/main.js`) instead of the sources through tsx. */
+  readonly dist: boolean
+  /** Also run a gateway whose hot-path files are taken from this git ref (before/after in one run). */
+  readonly baseline: string | undefined
+  /** Only scenarios whose id contains one of these. */
+  readonly only: readonly string[]
+  /** Memory mode: distinct tokens to push. */
+  readonly tokens: number
+  readonly out: string
+  readonly verbose: boolean
+}
+
+const USAGE = `npm run bench -- [options]
+
+Modes (default: throughput table):
+  --workers           MCP_WORKER_PROCESSES 1 vs 2
+  --memory            push many distinct tokens through the gateway and sample its RSS
+  --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile)
+
+Options:
+  --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
+  --duration S        seconds per run (default 5)
+  --rounds N          rounds (default 3)
+  --connections N     connections of throughput runs (default 64)
+  --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
+  --dist              run dist/cli/main.js (npm run build) instead of src through tsx
+  --baseline REF      add a gateway whose src/proxy/forward.ts, src/proxy/headers.ts and
+                      src/token/verified-cache.ts come from git REF (before/after, same run)
+  --only A,B          only scenarios whose id contains A or B
+  --tokens N          memory mode: distinct tokens (default 1000000)
+  --out FILE          results file (default bench/results.json)
+  --verbose           echo the gateway's stderr`
+
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      workers: { type: 'boolean', default: false },
+      memory: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      loadgen: { type: 'string', default: 'auto' },
+      dist: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
+      only: { type: 'string' },
+      tokens: { type: 'string' },
+      out: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const modes = (['workers', 'memory', 'profile'] as const).filter((m) => values[m])
+  if (modes.length > 1) throw new Error(`choose one mode, not ${modes.map((m) => `--${m}`).join(' and ')}`)
+  const loadgen = values.loadgen
+  if (loadgen !== 'auto' && loadgen !== 'wrk' && loadgen !== 'autocannon') {
+    throw new Error(`--loadgen: expected auto, wrk or autocannon (got "${loadgen}")`)
+  }
+  const quick = values.quick
+  return {
+    mode: modes[0] ?? 'throughput',
+    quick,
+    duration: positive('--duration', values.duration, quick ? 2 : 5),
+    rounds: positive('--rounds', values.rounds, quick ? 2 : 3),
+    connections: positive('--connections', values.connections, 64),
+    loadgen,
+    dist: values.dist,
+    baseline: values.baseline,
+    only: values.only === undefined ? [] : values.only.split(',').filter((s) => s !== ''),
+    tokens: positive('--tokens', values.tokens, quick ? 200_000 : 1_000_000),
+    out: values.out ?? new URL('./results.json', import.meta.url).pathname,
+    verbose: values.verbose,
+  }
+}
+
+function positive(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number (got "${raw}")`)
+  return n
+}

@@ -1,0 +1,265 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createBaselineTree } from './baseline-tree.js'
+import { describeTools, type BenchContext } from './context.js'
+import { createBenchKeys } from './keys.js'
+import { runRounds, type RunRecord, type Scenario } from './measure.js'
+import { startNginx } from './nginx.js'
+import { formatChecks, formatTable, pairedRatio, summarize, type ScenarioSummary, type TargetCheck } from './report.js'
+import { callOnce, mcpRequests } from './requests.js'
+import { writeSection } from './results-file.js'
+import {
+  baseGatewayEnv,
+  mintTokens,
+  POLICY_YAML,
+  probePolicy,
+  startBackend,
+  startIntrospectionGateway,
+  TOKEN_SET_SIZE,
+  tryGateway,
+  type Skip,
+} from './setup.js'
+
+/**
+ * The default mode: every target on the same machine, in one run, alternating. Optional targets
+ * (nginx, introspection, per-tool policy) join when they are available and are listed as skipped,
+ * with the reason, when not.
+ */
+export async function runThroughput(ctx: BenchContext): Promise<void> {
+  const { options } = ctx
+  ctx.log(`tools: ${describeTools(ctx)}`)
+  const skipped: Skip[] = []
+  const launch = { dist: options.dist, echoStderr: options.verbose }
+
+  const backend = await startBackend()
+  ctx.defer(() => backend.child.stop())
+  const keys = createBenchKeys(ctx.dir)
+  const env = baseGatewayEnv(backend, keys)
+
+  const jwt = await tryGateway('gateway-jwt', { ...launch, env })
+  if (!jwt.ok) throw new Error(`the gateway did not start in plain JWT mode: ${jwt.reason}`)
+  const gateway = jwt.value
+  ctx.defer(() => gateway.child.stop())
+  const audience = `${gateway.url}/mcp`
+  const rsTokens = mintTokens(keys.rs256, audience, TOKEN_SET_SIZE)
+  const esTokens = mintTokens(keys.es256, audience, TOKEN_SET_SIZE)
+  const rsRequests = mcpRequests(rsTokens)
+  for (const [alg, token] of [['RS256', rsTokens[0]], ['ES256', esTokens[0]]] as const) {
+    const probe = await callOnce(gateway.url, token as string, 'tools/list')
+    if (probe.status !== 200) throw new Error(`a valid ${alg} token got ${probe.status} from the gateway: ${JSON.stringify(probe.body)}`)
+  }
+  const thr = options.connections
+
+  const scenarios: Scenario[] = [
+    { id: 'direct', label: 'direct backend', kind: 'throughput', connections: thr, origin: backend.origin, targetPid: backend.child.pid, requests: rsRequests },
+  ]
+
+  if (ctx.tools.nginx !== undefined) {
+    const nginx = await startNginx(ctx.tools.nginx, backend.origin, ctx.dir)
+    ctx.defer(() => nginx.child.stop())
+    scenarios.push({ id: 'nginx', label: 'nginx reverse proxy (no auth)', kind: 'throughput', connections: thr, origin: nginx.url, targetPid: nginx.child.pid, requests: rsRequests })
+  } else {
+    skipped.push({ id: 'nginx', label: 'nginx reverse proxy', reason: 'nginx is not installed (optional C reference)' })
+  }
+
+  scenarios.push(
+    { id: 'jwt-rs256', label: 'gateway JWT RS256', kind: 'throughput', connections: thr, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
+    { id: 'jwt-es256', label: 'gateway JWT ES256', kind: 'throughput', connections: thr, origin: gateway.url, targetPid: gateway.child.pid, requests: mcpRequests(esTokens) },
+  )
+
+  // What the per-request access line and audit record cost (issue 5 logs both by default): the same
+  // gateway with both off, so the lead can weigh "logs off the critical path" with a number.
+  const quietEnv = { ...env, MCP_LOG_LEVEL: 'warn', MCP_AUDIT_LOG: 'off' }
+  let quiet = await tryGateway('gateway-quiet', { ...launch, env: quietEnv })
+  if (!quiet.ok) {
+    const { MCP_AUDIT_LOG: _audit, ...withoutAudit } = quietEnv
+    quiet = await tryGateway('gateway-quiet', { ...launch, env: withoutAudit })
+  }
+  if (quiet.ok) {
+    const q = quiet.value
+    ctx.defer(() => q.child.stop())
+    scenarios.push({
+      id: 'jwt-rs256-quiet',
+      label: 'gateway JWT RS256, logs+audit off',
+      kind: 'throughput',
+      connections: thr,
+      origin: q.url,
+      targetPid: q.child.pid,
+      requests: mcpRequests(mintTokens(keys.rs256, `${q.url}/mcp`, TOKEN_SET_SIZE)),
+      note: 'MCP_LOG_LEVEL=warn, MCP_AUDIT_LOG=off: the cost of one access line + one audit record per request',
+    })
+  }
+
+  if (options.baseline !== undefined) {
+    const root = createBaselineTree(options.baseline, ctx.dir)
+    const base = await tryGateway('gateway-baseline', { ...launch, env, root })
+    if (!base.ok) throw new Error(`the baseline gateway (${options.baseline}) did not start: ${base.reason}`)
+    ctx.defer(() => base.value.child.stop())
+    scenarios.push({
+      id: 'jwt-rs256-baseline',
+      label: `gateway JWT RS256 @${options.baseline}`,
+      kind: 'throughput',
+      connections: thr,
+      origin: base.value.url,
+      targetPid: base.value.child.pid,
+      requests: mcpRequests(mintTokens(keys.rs256, `${base.value.url}/mcp`, TOKEN_SET_SIZE)),
+      note: `src/proxy/forward.ts, src/proxy/headers.ts, src/token/verified-cache.ts as of ${options.baseline}`,
+    })
+  }
+
+  let introspectionCalls: (() => number) | undefined
+  const introspection = await startIntrospectionGateway(backend, ctx.dir, launch)
+  if (introspection.ok) {
+    const { gateway: ig, tokens, server } = introspection.value
+    ctx.defer(() => server.close())
+    ctx.defer(() => ig.child.stop())
+    introspectionCalls = () => server.calls()
+    scenarios.push({ id: 'introspection', label: 'gateway introspection (warm)', kind: 'throughput', connections: thr, origin: ig.url, targetPid: ig.child.pid, requests: mcpRequests(tokens) })
+  } else {
+    skipped.push({ id: 'introspection', label: 'gateway introspection', reason: `not available: ${introspection.reason}` })
+  }
+
+  const policyFile = join(ctx.dir, 'policy.yaml')
+  writeFileSync(policyFile, POLICY_YAML)
+  const { MCP_REQUIRED_SCOPE: _required, ...policyEnv } = env
+  const policy = await tryGateway('gateway-policy', { ...launch, env: { ...policyEnv, MCP_CONFIG: policyFile } })
+  let policyEnforced = false
+  if (policy.ok) {
+    const pg = policy.value
+    ctx.defer(() => pg.child.stop())
+    const pTokens = mintTokens(keys.rs256, `${pg.url}/mcp`, TOKEN_SET_SIZE)
+    const probe = await probePolicy(pg.url, pTokens[0] as string)
+    policyEnforced = probe.enforced
+    scenarios.push({
+      id: 'policy',
+      label: 'gateway RS256 + per-tool scopes + list filter',
+      kind: 'throughput',
+      connections: thr,
+      origin: pg.url,
+      targetPid: pg.child.pid,
+      requests: mcpRequests(pTokens),
+      note: probe.enforced ? undefined : `config accepted but NOT enforced (${probe.detail}); the row measures plain JWT`,
+    })
+  } else {
+    skipped.push({ id: 'policy', label: 'gateway per-tool scopes + list filter', reason: `config refused: ${policy.reason}` })
+  }
+
+  scenarios.push(
+    { id: 'direct-1c', label: 'direct backend, 1 connection', kind: 'latency', connections: 1, origin: backend.origin, targetPid: backend.child.pid, requests: rsRequests },
+    { id: 'jwt-rs256-1c', label: 'gateway JWT RS256, 1 connection', kind: 'latency', connections: 1, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
+  )
+
+  const selected = scenarios.filter(
+    (s) => options.only.length === 0 || s.id === 'direct' || s.id === 'direct-1c' || options.only.some((o) => s.id.includes(o)),
+  )
+  for (const skip of skipped) ctx.log(`skipped ${skip.label}: ${skip.reason}`)
+
+  const started = new Date()
+  const runs = await runRounds(selected, {
+    rounds: options.rounds,
+    duration: options.duration,
+    warmupSeconds: options.quick ? 1 : 2,
+    generator: ctx.generator,
+    dir: ctx.dir,
+    backendPid: backend.child.pid,
+    log: ctx.log,
+  })
+  const summaries = summarize(selected, runs)
+  const checks = checkTargets(summaries, runs, policyEnforced)
+
+  const table = formatTable(summaries)
+  console.log(`\n${table}\n`)
+  if (skipped.length > 0) console.log(`${skipped.map((s) => `skipped: ${s.label}: ${s.reason}`).join('\n')}\n`)
+  console.log(`Issue 6 targets:\n${formatChecks(checks)}\n`)
+  const m = ctx.machine
+  console.log(
+    `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}; ${describeTools(ctx)}; ` +
+      `${options.rounds} rounds × ${options.duration} s, ${options.connections} connections`,
+  )
+  if (introspectionCalls !== undefined) console.log(`introspection endpoint calls during the whole run: ${introspectionCalls()}`)
+
+  writeSection(options.out, 'throughput', {
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: m,
+    tools: { wrk: ctx.tools.wrk ?? null, nginx: ctx.tools.nginx ?? null, loadGenerator: ctx.generator.tool },
+    settings: {
+      rounds: options.rounds,
+      durationSeconds: options.duration,
+      connections: options.connections,
+      tokenSetSize: TOKEN_SET_SIZE,
+      requestMix: 'per token: tools/call echo + tools/list (MCP 2025-11-25, JSON responses)',
+      gateway: options.dist ? 'dist/cli/main.js serve' : 'src/cli/main.ts serve (tsx)',
+    },
+    headline: Object.fromEntries(summaries.filter((s) => s.kind === 'throughput').map((s) => [s.id, round(s.ratioVsDirect, 3)])),
+    scenarios: summaries.map((s) => ({ ...s, runs: runs.get(s.id) })),
+    skipped,
+    targets: checks,
+    introspectionCalls: introspectionCalls?.() ?? null,
+    table,
+  })
+  console.log(`\nwrote ${options.out}`)
+}
+
+function round(n: number, digits: number): number {
+  return Number.isFinite(n) ? Number(n.toFixed(digits)) : Number.NaN
+}
+
+function checkTargets(
+  summaries: readonly ScenarioSummary[],
+  runs: ReadonlyMap<string, readonly RunRecord[]>,
+  policyEnforced: boolean,
+): TargetCheck[] {
+  const get = (id: string) => summaries.find((s) => s.id === id)
+  const out: TargetCheck[] = []
+  const rs = get('jwt-rs256')
+  if (rs !== undefined) {
+    out.push({
+      target: 'JWT RS256 warm cache, 64 conns: >= 0.45x direct req/s',
+      measured: `${rs.ratioVsDirect.toFixed(2)}x`,
+      met: rs.ratioVsDirect >= 0.45,
+    })
+    out.push({
+      target: 'JWT RS256 warm cache: <= 150 µs gateway CPU per request (stretch: < 145)',
+      measured: `${rs.targetCpuUsPerRequest.toFixed(0)} µs${rs.targetCpuUsPerRequest < 145 ? ' (stretch met)' : ''}`,
+      met: rs.targetCpuUsPerRequest <= 150,
+    })
+  }
+  const intro = get('introspection')
+  if (intro !== undefined && rs !== undefined) {
+    const rps = pairedRatio(runs, 'introspection', 'jwt-rs256', (r) => r.requestsPerSecond)
+    const cpu = pairedRatio(runs, 'introspection', 'jwt-rs256', (r) => r.targetCpuUs)
+    out.push({
+      target: 'introspection (warm) within 10% of JWT',
+      measured: `req/s ${rps.toFixed(2)}x JWT, CPU ${cpu.toFixed(2)}x JWT`,
+      met: rps >= 0.9 && cpu <= 1.1,
+    })
+  } else {
+    out.push({ target: 'introspection (warm) within 10% of JWT', measured: 'not measured (introspection not available)', met: undefined })
+  }
+  const lat = get('jwt-rs256-1c')
+  if (lat !== undefined) {
+    out.push({
+      target: 'added p50 latency at 1 connection <= 0.3 ms',
+      measured: `${lat.addedP50Ms.toFixed(3)} ms (p50 ${lat.p50Ms.toFixed(3)} vs direct ${(lat.p50Ms - lat.addedP50Ms).toFixed(3)})`,
+      met: lat.addedP50Ms <= 0.3,
+    })
+  }
+  const policy = get('policy')
+  if (policy !== undefined && rs !== undefined && policyEnforced) {
+    const cpu = pairedRatio(runs, 'policy', 'jwt-rs256', (r) => r.targetCpuUs)
+    const rps = pairedRatio(runs, 'policy', 'jwt-rs256', (r) => r.requestsPerSecond)
+    out.push({
+      target: 'per-tool scopes + list filtering cost <= 10% over plain JWT',
+      measured: `CPU ${cpu.toFixed(2)}x JWT, req/s ${rps.toFixed(2)}x JWT`,
+      met: cpu <= 1.1,
+    })
+  } else {
+    out.push({
+      target: 'per-tool scopes + list filtering cost <= 10% over plain JWT',
+      measured: policy === undefined ? 'not measured (config refused)' : 'not measurable: the policy is not enforced yet',
+      met: undefined,
+    })
+  }
+  return out
+}
