@@ -38,7 +38,8 @@ export function createJwtVerifier(as: ResolvedAuthorizationServer, options: JwtV
       } catch (error) {
         throw new InvalidToken('malformed_token', 'The token is malformed', { cause: error })
       }
-      if (typeof typ === 'string' && !ACCEPTED_TYP.has(typ.toLowerCase())) {
+      // RFC 7515 §4.1.9: `typ` is a string; any other JSON value is not an access token's header.
+      if (typ !== undefined && (typeof typ !== 'string' || !ACCEPTED_TYP.has(typ.toLowerCase()))) {
         throw new InvalidToken('token_type', 'The token is not an access token')
       }
       let payload: JWTPayload
@@ -77,13 +78,16 @@ function clientIdOf(payload: JWTPayload): string | undefined {
 /** The one place jose's error codes become wire answers (matched on `code`, not class). */
 export function translateJoseError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error
-  const { code, claim } = error as { code?: string; claim?: string }
+  const { code, claim, reason } = error as { code?: string; claim?: string; reason?: string }
   const invalid = (reason: FailureReason, description: string) => new InvalidToken(reason, description, { cause: error })
   switch (code) {
     case 'ERR_JWT_EXPIRED':
       return invalid('expired', 'The token has expired')
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      if (claim === 'nbf') return invalid('not_yet_valid', 'The token is not valid yet')
+      // jose's `reason`: `invalid` is a claim of the wrong type (`"exp": "soon"`), which is neither
+      // a missing expiry nor a timing failure.
+      if (reason === 'invalid') return invalid('malformed_token', 'The token is malformed')
+      if (claim === 'nbf' || claim === 'iat') return invalid('not_yet_valid', 'The token is not valid yet')
       if (claim === 'iss') return invalid('issuer', 'The token was issued by an untrusted issuer')
       if (claim === 'exp') return invalid('missing_claim', 'The token has no expiry')
       return invalid('missing_claim', 'The token lacks a required claim')

@@ -250,6 +250,27 @@ describe('challenges: keys from a JWKS file (MCP_JWT_KEY_FILE)', () => {
       expected: () => bearerError(gateway, 401, 'invalid_token', DESCRIPTION.noExpiry),
     },
     {
+      name: 'exp that is not a number',
+      authorization: async () => `Bearer ${await mint({ exp: 'tomorrow' as unknown as number })}`,
+      expected: () => bearerError(gateway, 401, 'invalid_token', DESCRIPTION.malformed),
+    },
+    {
+      name: 'nbf that is not a number',
+      authorization: async () => `Bearer ${await mint({ nbf: 'now' as unknown as number })}`,
+      expected: () => bearerError(gateway, 401, 'invalid_token', DESCRIPTION.malformed),
+    },
+    {
+      name: 'typ that is not a string',
+      authorization: async () => `Bearer ${await mint({}, { typ: ['at+jwt'] })}`,
+      expected: () => bearerError(gateway, 401, 'invalid_token', DESCRIPTION.type),
+    },
+    {
+      name: 'an embedded jwk header is never trusted',
+      authorization: async () =>
+        `Bearer ${await mintJwt({ key: other.rsa, claims: claims(), header: { jwk: other.rsa.publicJwk } })}`,
+      expected: () => bearerError(gateway, 401, 'invalid_token', DESCRIPTION.unknownKey),
+    },
+    {
       name: 'typ of another kind of JWT',
       authorization: async () => `Bearer ${await mint({}, { typ: 'secevent+jwt' })}`,
       expected: () => bearerError(gateway, 401, 'invalid_token', DESCRIPTION.type),
