@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose'
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { VerifierUnavailable } from '../errors.js'
 import { events, type JwksFetchEvent } from '../observability/events.js'
@@ -11,13 +11,20 @@ export interface KeySource {
   ready(): boolean
 }
 
-/** How long a failed discovery is remembered before the next request may try again. */
-const DISCOVERY_RETRY_MS = 5_000
+/**
+ * How long a failed discovery or JWKS fetch is remembered before a request may try again: an
+ * authorization server that is down is not asked once per request, and requests meanwhile get a
+ * quick answer (the last good keys, or 503 with `Retry-After: 5`).
+ */
+const RETRY_AFTER_FAILURE_MS = 5_000
+
+/** jose codes of a key-set fetch that failed (timeout, non-200, not a JWKS); a `TypeError` is the network. */
+const FETCH_FAILURES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC'])
 
 /**
  * Keys of one issuer: a local JWKS file, a JWKS URL, or the `jwks_uri` found by discovery. Remote
  * sets are cached by jose, which refetches once on an unknown `kid` (after the cooldown) and merges
- * concurrent refetches into one request.
+ * concurrent refetches into one request. A failed fetch is not retried for `RETRY_AFTER_FAILURE_MS`.
  */
 export function createKeySource(as: ResolvedAuthorizationServer): KeySource {
   if (as.jwks !== undefined) {
@@ -25,15 +32,16 @@ export function createKeySource(as: ResolvedAuthorizationServer): KeySource {
     return { getKey: local, warmUp: async () => true, ready: () => true }
   }
 
-  let loaded = false
+  let fetchFailedAt = 0
   const remoteFor = (uri: string) => {
     const fetchCounting = async (url: string, init: RequestInit) => {
       try {
         const response = await fetch(url, init)
-        if (response.ok) loaded = true
+        fetchFailedAt = response.ok ? 0 : Date.now()
         publish({ issuer: as.issuer, url, ok: response.ok })
         return response
       } catch (error) {
+        fetchFailedAt = Date.now()
         publish({ issuer: as.issuer, url, ok: false })
         throw error
       }
@@ -52,7 +60,7 @@ export function createKeySource(as: ResolvedAuthorizationServer): KeySource {
 
   const resolveRemote = async () => {
     if (remote !== undefined) return remote
-    if (Date.now() - failedAt < DISCOVERY_RETRY_MS) throw new VerifierUnavailable()
+    if (Date.now() - failedAt < RETRY_AFTER_FAILURE_MS) throw new VerifierUnavailable()
     discovering ??= discoverAuthorizationServer(as.issuer, { timeoutMs: as.httpTimeout })
       .then(({ metadata }) => {
         if (typeof metadata.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri')
@@ -70,8 +78,30 @@ export function createKeySource(as: ResolvedAuthorizationServer): KeySource {
     return discovering
   }
 
+  // When a refetch fails (cache age passed, or an unknown kid), jose keeps its last set but throws.
+  // That set answers instead (stale-if-error): an AS outage longer than the cache age is not an
+  // outage of the gateway, and a rotation missed meanwhile is an unknown key, as it would be anyway.
+  let staleSet: { jwks: JSONWebKeySet; getKey: JWTVerifyGetKey } | undefined
+  const fromStale = (set: RemoteSet, error: unknown): JWTVerifyGetKey => {
+    const jwks = set.jwks()
+    if (jwks === undefined) throw error
+    if (staleSet?.jwks !== jwks) staleSet = { jwks, getKey: createLocalJWKSet(jwks) }
+    return staleSet.getKey
+  }
+
   return {
-    getKey: async (header, token) => (await resolveRemote())(header, token),
+    getKey: async (header, token) => {
+      const set = await resolveRemote()
+      if (Date.now() - fetchFailedAt < RETRY_AFTER_FAILURE_MS) {
+        return fromStale(set, new VerifierUnavailable('Token verification keys are unavailable'))(header, token)
+      }
+      try {
+        return await set(header, token)
+      } catch (error) {
+        if (!isFetchFailure(error)) throw error
+        return fromStale(set, error)(header, token)
+      }
+    },
     async warmUp() {
       try {
         const set = await resolveRemote()
@@ -82,8 +112,15 @@ export function createKeySource(as: ResolvedAuthorizationServer): KeySource {
         return false
       }
     },
-    ready: () => loaded,
+    ready: () => remote?.jwks() !== undefined,
   }
+}
+
+type RemoteSet = ReturnType<typeof createRemoteJWKSet>
+
+function isFetchFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return error instanceof TypeError || (typeof code === 'string' && FETCH_FAILURES.has(code))
 }
 
 function publish(event: JwksFetchEvent): void {

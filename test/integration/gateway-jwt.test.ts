@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { JWTPayload } from 'jose'
 import { startAuthorizationServer } from '../support/authorization-server.js'
 import type { AuthorizationServer } from '../support/authorization-server.js'
@@ -505,16 +507,49 @@ describe('keys unavailable: 503 with Retry-After, never a 200', () => {
     await assertUnavailable(gateway, token)
   })
 
-  test('the JWKS URI does not answer', async () => {
+  test('the JWKS URI does not answer: 503, and the AS is not asked again on every request', async () => {
     const gateway = await startTestGateway({
       env: { MCP_AUTHORIZATION_SERVER: as.issuer, MCP_JWKS_URI: `${as.url}/no-such-jwks`, MCP_BACKEND: backend.origin },
     })
     gateways.push(gateway)
+    await waitFor(() => as.requestCount('/no-such-jwks') >= 1, 'the warm-up fetch')
     const keys = await createTestKeys()
     const token = await mintJwt({
       key: keys.rsa,
       claims: accessTokenClaims({ issuer: as.issuer, audience: gateway.canonicalUri, scope: SCOPE }),
     })
     await assertUnavailable(gateway, token)
+    assert.equal(as.requestCount('/no-such-jwks'), 1)
+  })
+})
+
+describe('keys kept while the authorization server is down (stale-if-error)', () => {
+  let stack: GatewayStack
+  let removeDir: () => Promise<void>
+
+  before(async () => {
+    const temp = await makeTempDir()
+    removeDir = temp.remove
+    const file = join(temp.dir, 'gateway.yaml')
+    // jwksCacheMaxAge has no variable: the file sets it, the environment the rest (merged by index).
+    await writeFile(file, 'authorizationServers:\n  - jwksCacheMaxAge: 200ms\n')
+    stack = await startGatewayStack({ env: { MCP_CONFIG: file } })
+    await waitFor(() => stack.gateway.running.verifier.ready?.() === true, 'keys loaded from the JWKS URI')
+  })
+  after(async () => {
+    await stack?.close()
+    await removeDir?.()
+  })
+
+  test('past the cache age with the AS gone, tokens signed by known keys are still accepted', async () => {
+    const tokens = await Promise.all([stack.token(), stack.token()])
+    await stack.as.close()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    for (const token of tokens) {
+      const response = await postMcp(stack.gateway, `Bearer ${token}`)
+      assert.equal(response.status, 200, response.body)
+    }
+    const ready = await send(`${stack.gateway.url}/readyz`)
+    assert.equal(ready.status, 200)
   })
 })
