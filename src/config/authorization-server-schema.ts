@@ -164,28 +164,50 @@ export const authorizationServerSchema = z
       .prefault(5)
       .describe('Timeout of calls to the authorization server (discovery, JWKS, introspection).'),
   })
-  .superRefine((as, ctx) => {
-    const hmac = as.hmacSecretFile !== undefined
-    for (const alg of as.algorithms ?? []) {
-      if (alg.toLowerCase() === 'none') {
-        ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'the "none" algorithm is never allowed' })
-      } else if (HMAC.has(alg) && !hmac) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['algorithms'],
-          message: `${alg} needs an explicitly configured secret (hmacSecretFile); a public key is never used as an HMAC secret`,
-        })
-      } else if (ASYMMETRIC.has(alg) && hmac) {
-        ctx.addIssue({ code: 'custom', path: ['algorithms'], message: `${alg} cannot be checked with hmacSecretFile; list HMAC algorithms only` })
-      } else if (!ASYMMETRIC.has(alg) && !HMAC.has(alg)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['algorithms'],
-          message: `unsupported algorithm "${alg}" (allowed: ${[...DEFAULT_ALGORITHMS, ...HMAC_ALGORITHMS].join(', ')})`,
-        })
+  // `when`: run even when another field of this issuer failed, so every problem shows at once;
+  // the values may then be raw input, hence the defensive reads.
+  .superRefine(
+    (as, ctx) => {
+      const hmac = as.hmacSecretFile !== undefined
+      for (const alg of Array.isArray(as.algorithms) ? as.algorithms : []) {
+        if (alg.toLowerCase() === 'none') {
+          ctx.addIssue({ code: 'custom', path: ['algorithms'], message: 'the "none" algorithm is never allowed' })
+        } else if (HMAC.has(alg) && !hmac) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['algorithms'],
+            message: `${alg} needs an explicitly configured secret (hmacSecretFile); a public key is never used as an HMAC secret`,
+          })
+        } else if (ASYMMETRIC.has(alg) && hmac) {
+          ctx.addIssue({ code: 'custom', path: ['algorithms'], message: `${alg} cannot be checked with hmacSecretFile; list HMAC algorithms only` })
+        } else if (!ASYMMETRIC.has(alg) && !HMAC.has(alg)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['algorithms'],
+            message: `unsupported algorithm "${alg}" (allowed: ${[...DEFAULT_ALGORITHMS, ...HMAC_ALGORITHMS].join(', ')})`,
+          })
+        }
       }
-    }
-  })
+      // A preset fills a key source; without one, say now what is missing (resolution re-checks).
+      const keySource = as.jwksFile !== undefined || as.jwksUri !== undefined || as.discovery === true || hmac
+      const presetFills = as.preset !== undefined && as.preset !== 'generic'
+      const client = typeof as.introspection === 'object' && as.introspection?.clientId !== undefined
+      // Not for an issuer not configured at all: "MCP_AUTHORIZATION_SERVER is required" says enough.
+      const named = typeof as.issuer === 'string'
+      if (named && !keySource && !presetFills && (as.mode === 'jwt' || (as.mode === 'auto' && !client))) {
+        ctx.addIssue({ code: 'custom', path: ['mode'], message: missingKeySource(as.mode) })
+      }
+    },
+    { when: () => true },
+  )
+
+function missingKeySource(mode: string): string {
+  const jwt =
+    'jwt mode needs a key source: set MCP_JWT_KEY_FILE (a JWKS file), MCP_JWKS_URI, or ' +
+    "MCP_JWT_DISCOVERY=on to find jwks_uri in the authorization server's metadata"
+  if (mode === 'jwt') return jwt
+  return `${jwt}; or validate tokens by introspection (MCP_AUTH_MODE=introspect with MCP_INTROSPECT_ENDPOINT, MCP_CLIENT_ID and MCP_CLIENT_SECRET_FILE)`
+}
 
 export type AuthorizationServerConfig = z.output<typeof authorizationServerSchema>
 export type IntrospectionSettings = z.output<typeof introspectionSchema>
@@ -249,17 +271,8 @@ function resolveAuthorizationServer(raw: AuthorizationServerConfig, at: string, 
   const hasClient = as.introspection?.clientId !== undefined
   let verifiesJwt = as.mode === 'jwt' || (as.mode === 'auto' && hasKeySource)
   let introspects = as.mode === 'introspect' || (as.mode === 'auto' && hasClient)
-  if (as.mode === 'jwt' && !hasKeySource) {
-    ctx.problems.push(
-      `${ctx.name(`${at}.mode`)}: jwt mode needs a key source: set MCP_JWT_KEY_FILE (a JWKS file), MCP_JWKS_URI, or ` +
-        "MCP_JWT_DISCOVERY=on to find jwks_uri in the authorization server's metadata",
-    )
-  } else if (as.mode === 'auto' && !hasKeySource && !hasClient) {
-    ctx.problems.push(
-      `${ctx.name(`${at}.mode`)}: no way to validate tokens: give a key source (MCP_JWT_KEY_FILE, MCP_JWKS_URI or ` +
-        'MCP_JWT_DISCOVERY=on) or introspection (MCP_AUTH_MODE=introspect with MCP_INTROSPECT_ENDPOINT, MCP_CLIENT_ID ' +
-        'and MCP_CLIENT_SECRET_FILE)',
-    )
+  if ((as.mode === 'jwt' && !hasKeySource) || (as.mode === 'auto' && !hasKeySource && !hasClient)) {
+    ctx.problems.push(`${ctx.name(`${at}.mode`)}: ${missingKeySource(as.mode)}`)
     verifiesJwt = true
     introspects = false
   }

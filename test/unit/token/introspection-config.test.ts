@@ -158,7 +158,7 @@ describe('auto mode', () => {
 
   test('with neither it says what to configure', async () => {
     const problems = await problemsOf(loadConfig({ env: BASE }))
-    assert.ok(problems.some((p) => p.includes('no way to validate tokens')), problems.join('\n'))
+    assert.ok(problems.some((p) => p.startsWith('MCP_AUTH_MODE: jwt mode needs a key source') && p.includes('or validate tokens by introspection')), problems.join('\n'))
   })
 
   test('jwt mode ignores introspection settings, with a notice', async () => {
