@@ -58,10 +58,17 @@ export async function checkAuthorizationServer(
   const doFetch = options.fetch ?? fetch
   // Keeps a copy of each 200 answer, so a document with the wrong `issuer` can still be examined.
   const answers = new Map<string, Response>()
+  // discoverAuthorizationServer records only the error's name; the errno code says more.
+  const failures = new Map<string, string>()
   const recording: typeof fetch = async (input, init) => {
-    const response = await doFetch(input, init)
-    if (response.status === 200) answers.set(String(input), response.clone())
-    return response
+    try {
+      const response = await doFetch(input, init)
+      if (response.status === 200) answers.set(String(input), response.clone())
+      return response
+    } catch (error) {
+      failures.set(String(input), describeFetchError(error))
+      throw error
+    }
   }
 
   let metadata: AuthorizationServerMetadata | undefined
@@ -78,7 +85,9 @@ export async function checkAuthorizationServer(
       results.push(ok('as.metadata', `metadata found at ${last.url} (${discoveryKind(last.url)})`, subject))
       results.push(issuerMismatch(as.issuer, String(metadata?.issuer), issuerName, subject))
     } else {
-      const tried = error.attempts.map((a) => `${a.url} -> ${a.outcome}`).join('; ')
+      const outcome = (a: { url: string; outcome: string }) =>
+        a.outcome.startsWith('unreachable') && failures.has(a.url) ? `unreachable (${failures.get(a.url)})` : a.outcome
+      const tried = error.attempts.map((a) => `${a.url} -> ${outcome(a)}`).join('; ')
       results.push(
         fail(
           'as.metadata',
@@ -142,10 +151,13 @@ async function checkJwks(
   const subject = as.issuer
   if (as.jwks !== undefined) return judgeKeys(as, await inspectJwks(as.jwks, allowedAlgorithms(as)), `the file ${as.jwksFile}`, subject)
   const uri = as.jwksUri ?? (typeof metadata?.jwks_uri === 'string' ? metadata.jwks_uri : undefined)
+  if (uri === undefined && metadata === undefined) {
+    return fail('as.jwks', 'no JWKS URL: it comes from the metadata, which was not found', 'fix as.metadata first', subject)
+  }
   if (uri === undefined) {
     return fail(
       'as.jwks',
-      metadata === undefined ? 'no JWKS URL: discovery found no metadata' : 'the metadata has no jwks_uri',
+      'the metadata has no jwks_uri',
       `set ${settingName(index, 'jwksUri', 'MCP_JWKS_URI')} or ${settingName(index, 'jwksFile', 'MCP_JWT_KEY_FILE')}`,
       subject,
     )

@@ -23,7 +23,10 @@ export async function probeUnauthenticated(url: string, protocol: ProbeProtocol,
     response = await send({ method: 'POST', url, headers: message.headers, body: message.body, timeoutMs })
   } catch (error) {
     return {
-      steps: [step('unauthenticated', title, 'fail', [`POST ${url} (${message.method}, no token) -> ${describeError(error)}`], 'cannot reach the endpoint and gives up')],
+      steps: [
+        step('unauthenticated', title, 'fail', [`POST ${url} (${message.method}, no token) -> ${describeError(error)}`], 'cannot reach the endpoint and gives up'),
+        skipped('challenge', 'WWW-Authenticate challenge', 'no answer'),
+      ],
       resourceMetadata: undefined,
       scope: undefined,
     }

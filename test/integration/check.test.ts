@@ -134,7 +134,7 @@ describe('mcp-resource-gateway check', () => {
     assert.equal(code, 1)
     const metadata = line(report, 'as.metadata')
     assert.equal(metadata.status, 'fail')
-    assert.match(metadata.message, /oauth-authorization-server -> unreachable.*openid-configuration -> unreachable/)
+    assert.match(metadata.message, /oauth-authorization-server -> unreachable \(ECONNREFUSED\).*openid-configuration -> unreachable \(ECONNREFUSED\)/)
     assert.equal(line(report, 'as.jwks').status, 'fail')
   })
 
