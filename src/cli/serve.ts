@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/normalize.js'
 import { ConfigError } from '../errors.js'
-import { createAuditTrail, type AuditTrail, type McpPathOptions } from '../observability/audit.js'
+import { createAuditTrail, mcpCallPaths, type AuditTrail } from '../observability/audit.js'
 import { events } from '../observability/events.js'
 import { attachLogger, createLogger, logNotices } from '../observability/log.js'
 import {
@@ -50,7 +50,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
 
   let audit = startAudit(config, stdout)
   const metrics = createMetrics({
-    calls: mcpPaths(config),
+    calls: mcpCallPaths(config),
     knownTools: configuredTools(config.scopes),
     toolLabels: config.metrics.toolLabels,
   })
@@ -105,7 +105,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
     // A new trail reopens the file: after logrotate moved it, or at a new path.
     audit.close()
     audit = startAudit(next, stdout)
-    metrics.update({ calls: mcpPaths(next), knownTools: configuredTools(next.scopes) })
+    metrics.update({ calls: mcpCallPaths(next), knownTools: configuredTools(next.scopes) })
     running = next
     events.reload.publish({ ok: true })
   })
@@ -118,8 +118,10 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
   })
   const signal = await signals.stopped
   draining = true
+  // close() stops accepting before its first await, so "draining" is only said once that is true.
+  const closed = gateway.close({ timeoutMs: running.shutdownTimeout })
   logger.info({ signal, timeoutMs: running.shutdownTimeout }, 'draining')
-  await gateway.close({ timeoutMs: running.shutdownTimeout })
+  await closed
   await admin?.close()
   logger.info('stopped')
   signals.dispose()
@@ -205,16 +207,8 @@ function warnRestartOnly(logger: { warn(obj: object, msg: string): void }, runni
   if (kept.length > 0) logger.warn({ settings: kept }, 'these settings change only on restart; their running values are kept')
 }
 
-/** What the router treats as MCP calls (for the audit trail and the request metrics). */
-function mcpPaths(config: Config): McpPathOptions {
-  return {
-    resourcePath: config.resource.path,
-    excluded: [...config.resource.metadataPaths, '/healthz', '/readyz', ...(config.metrics.onMainPort ? ['/metrics'] : [])],
-  }
-}
-
 function startAudit(config: Config, stdout: Stdout): AuditTrail {
-  return createAuditTrail({ ...mcpPaths(config), file: config.audit.file, stdout })
+  return createAuditTrail({ ...mcpCallPaths(config), file: config.audit.file, stdout })
 }
 
 function listenHint(error: unknown, listen: { host: string; port?: number | undefined }, variable: string): string {

@@ -52,6 +52,15 @@ export interface McpPathOptions {
   excluded: Iterable<string>
 }
 
+/** The MCP calls of a configuration: its protected location, minus what the router serves first. */
+export function mcpCallPaths(config: {
+  resource: { path: string; metadataPaths: readonly string[] }
+  metrics: { onMainPort: boolean }
+}): McpPathOptions {
+  const served = ['/healthz', '/readyz', ...(config.metrics.onMainPort ? ['/metrics'] : [])]
+  return { resourcePath: config.resource.path, excluded: [...config.resource.metadataPaths, ...served] }
+}
+
 /**
  * Whether a request path is an MCP call: the protected location and below, as the router decides
  * (DESIGN.md step 1), minus the paths served before it. CORS preflights are not calls.

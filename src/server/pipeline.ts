@@ -34,6 +34,8 @@ interface Exchange {
   call?: McpCall | undefined
   reason?: FailureReason
   upstreamMs?: number
+  /** When forwarding began: the response's 'close' (which emits the decision) can come before `forward` resolves. */
+  upstreamStarted?: number
 }
 
 /**
@@ -116,6 +118,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     await parts.admit?.(exchange.principal, exchange.call)
 
     const rewrite: ResponseRewriter | undefined = authorizer.responseRewriter(exchange.principal, exchange.call)
+    exchange.upstreamStarted = performance.now()
     const result = await forwarder.forward(req, res, body, rewrite)
     exchange.upstreamMs = result.upstreamMs
   }
@@ -153,7 +156,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
       path: (req.url ?? '').split('?')[0] as string,
       status: res.statusCode,
       durationMs: performance.now() - exchange.started,
-      upstreamMs: exchange.upstreamMs,
+      upstreamMs:
+        exchange.upstreamMs ?? (exchange.upstreamStarted === undefined ? undefined : performance.now() - exchange.upstreamStarted),
       decision: exchange.reason === undefined ? 'allow' : res.statusCode >= 500 ? 'error' : 'deny',
       reason: exchange.reason,
       mcpMethod: call?.method,

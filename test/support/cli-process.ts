@@ -52,7 +52,7 @@ export function spawnServe(args: readonly string[], env: Record<string, string>,
         lines.push({ msg: text, level: 'raw' })
       }
     }
-    for (const wake of waiters) wake()
+    for (const wake of [...waiters]) wake()
   })
   child.stderr?.setEncoding('utf8')
   child.stderr?.on('data', (chunk: string) => {
@@ -60,15 +60,14 @@ export function spawnServe(args: readonly string[], env: Record<string, string>,
   })
   if (child.stdout !== null) captureStream(child.stdout, `${name}-stdout`)
   if (child.stderr !== null) captureStream(child.stderr, `${name}-stderr`)
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve(code ?? signal ?? 'unknown')
-      for (const wake of waiters) wake()
-    })
-  })
   let ended = false
-  void exited.then(() => {
-    ended = true
+  const exited = new Promise<number | string>((resolve) => {
+    // 'close', not 'exit': the output pipes are drained by then, so every line has been parsed.
+    child.once('close', (code, signal) => {
+      ended = true
+      resolve(code ?? signal ?? 'unknown')
+      for (const wake of [...waiters]) wake()
+    })
   })
 
   return {
