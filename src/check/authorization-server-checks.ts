@@ -1,9 +1,9 @@
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { isLoopbackHost } from '../config/loopback.js'
 import { DiscoveryError, discoverAuthorizationServer, type AuthorizationServerMetadata } from '../token/discovery.js'
-import { allowedAlgorithms, usesJwks } from './introspection-settings.js'
 import { inspectJwks } from './jwks-keys.js'
 import { fail, ok, warn, type CheckResult } from './result.js'
+import { checkSecretFile } from './secret-file.js'
 
 export interface LiveCheckOptions {
   /** Injected for tests of failure modes a real server cannot show; global `fetch` otherwise. */
@@ -101,7 +101,26 @@ export async function checkAuthorizationServer(
 
   if (metadata !== undefined) results.push(checkPkce(metadata, subject))
   if (usesJwks(as)) results.push(await checkJwks(as, index, metadata, doFetch))
+  if (as.hmacSecretFile !== undefined) {
+    results.push(
+      warn(
+        'as.hmac',
+        'tokens are verified with a shared HMAC secret: whoever holds it can mint tokens',
+        "for development only; in production verify with the authorization server's public keys (JWKS)",
+        subject,
+      ),
+      await checkSecretFile('as.hmac-secret-file', as.hmacSecretFile, 'HMAC secret file'),
+    )
+  }
   return { results, metadata }
+}
+
+/**
+ * Whether JWTs of this server are verified with public keys: it verifies JWTs at all and has a
+ * key source (a JWKS file or URL, or discovery). An HMAC secret is not a JWKS.
+ */
+export function usesJwks(as: ResolvedAuthorizationServer): boolean {
+  return as.verifiesJwt && (as.jwks !== undefined || as.jwksUri !== undefined || as.discovery)
 }
 
 function discoveryKind(url: string): string {
@@ -149,7 +168,7 @@ async function checkJwks(
   doFetch: typeof fetch,
 ): Promise<CheckResult> {
   const subject = as.issuer
-  if (as.jwks !== undefined) return judgeKeys(as, await inspectJwks(as.jwks, allowedAlgorithms(as)), `the file ${as.jwksFile}`, subject)
+  if (as.jwks !== undefined) return judgeKeys(as, await inspectJwks(as.jwks, as.algorithms), `the file ${as.jwksFile}`, subject)
   const uri = as.jwksUri ?? (typeof metadata?.jwks_uri === 'string' ? metadata.jwks_uri : undefined)
   if (uri === undefined && metadata === undefined) {
     return fail('as.jwks', 'no JWKS URL: it comes from the metadata, which was not found', 'fix as.metadata first', subject)
@@ -185,7 +204,7 @@ async function checkJwks(
   } catch {
     return fail('as.jwks', `the JWKS at ${uri} is not JSON`, 'correct the JWKS URL', subject)
   }
-  return judgeKeys(as, await inspectJwks(document, allowedAlgorithms(as)), uri, subject)
+  return judgeKeys(as, await inspectJwks(document, as.algorithms), uri, subject)
 }
 
 function judgeKeys(
@@ -201,7 +220,7 @@ function judgeKeys(
   if (usable.length === 0) {
     return fail(
       'as.jwks',
-      `${where} holds no key usable with the allowed algorithms [${allowedAlgorithms(as).join(', ')}]${skipped}`,
+      `${where} holds no key usable with the allowed algorithms [${as.algorithms.join(', ')}]${skipped}`,
       'allow the algorithm the authorization server signs with (algorithms), or have it publish a matching key',
       subject,
     )

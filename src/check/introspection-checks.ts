@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import type { AuthorizationServerMetadata } from '../token/discovery.js'
 import { checkHttpsUrl, describeFetchError, settingName } from './authorization-server-checks.js'
-import type { IntrospectionSettings } from './introspection-settings.js'
+import type { ResolvedIntrospection } from '../token/introspection-config.js'
 import { fail, ok, warn, type CheckResult } from './result.js'
 import { checkSecretFile } from './secret-file.js'
 
@@ -92,17 +91,17 @@ export async function checkIntrospectionClient(probe: IntrospectionClientProbe):
   )
 }
 
-/** Every introspection check of one authorization server (only called when introspection is configured). */
+/** Every introspection check of one authorization server (only called when it introspects). */
 export async function checkIntrospection(
   as: ResolvedAuthorizationServer,
   index: number,
-  settings: IntrospectionSettings,
+  settings: ResolvedIntrospection,
   metadata: AuthorizationServerMetadata | undefined,
   options: { fetch?: typeof fetch } = {},
 ): Promise<CheckResult[]> {
   const subject = as.issuer
-  const results: CheckResult[] = []
-  if (settings.cacheMaxTtl !== undefined) results.push(checkIntrospectionCacheTtl(settings.cacheMaxTtl, subject))
+  const results: CheckResult[] = [checkIntrospectionCacheTtl(settings.cacheMaxTtl, subject)]
+  results.push(await checkSecretFile('introspection.secret-file', settings.clientSecretFile, 'client secret file'))
 
   const endpoint = settings.endpoint ?? (typeof metadata?.introspection_endpoint === 'string' ? metadata.introspection_endpoint : undefined)
   if (endpoint === undefined) {
@@ -110,39 +109,25 @@ export async function checkIntrospection(
       fail(
         'introspection.endpoint',
         'no introspection endpoint: none configured and none in the metadata',
-        `set ${settingName(index, 'introspection endpoint', 'MCP_INTROSPECT_ENDPOINT')}`,
+        `set ${settingName(index, 'introspection.endpoint', 'MCP_INTROSPECT_ENDPOINT')}`,
         subject,
       ),
     )
-  } else {
-    const insecure = checkHttpsUrl('introspection.endpoint', endpoint, 'introspection endpoint', subject)
-    if (insecure !== undefined) results.push(insecure)
+    return results
   }
-
-  let secret: string | undefined
-  if (settings.clientSecretFile === undefined) {
-    results.push(
-      fail('introspection.secret-file', 'no client secret file configured', 'put the secret in a file (mode 600) and set MCP_CLIENT_SECRET_FILE', subject),
-    )
-  } else {
-    results.push(await checkSecretFile('introspection.secret-file', settings.clientSecretFile, 'client secret file'))
-    // Trailing newlines are not part of the secret (nginx-auth-oauth2-token strips them too).
-    secret = (await readFile(settings.clientSecretFile, 'utf8').catch(() => undefined))?.replace(/[\r\n]+$/, '')
-  }
-  if (settings.clientId === undefined) {
-    results.push(fail('introspection.client', 'no client id configured', 'set MCP_CLIENT_ID', subject))
-  } else if (endpoint !== undefined && secret !== undefined && secret !== '') {
-    results.push(
-      await checkIntrospectionClient({
-        endpoint,
-        clientId: settings.clientId,
-        secret,
-        clientAuth: settings.clientAuth,
-        timeoutMs: as.httpTimeout,
-        fetch: options.fetch,
-        subject,
-      }),
-    )
-  }
+  const insecure = checkHttpsUrl('introspection.endpoint', endpoint, 'introspection endpoint', subject)
+  if (insecure !== undefined) results.push(insecure)
+  if (insecure?.status === 'fail') return results
+  results.push(
+    await checkIntrospectionClient({
+      endpoint,
+      clientId: settings.clientId,
+      secret: settings.clientSecret.reveal(),
+      clientAuth: settings.authMethod,
+      timeoutMs: as.httpTimeout,
+      fetch: options.fetch,
+      subject,
+    }),
+  )
   return results
 }

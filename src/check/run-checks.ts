@@ -11,7 +11,6 @@ import {
   checkTransport,
 } from './config-checks.js'
 import { checkIntrospection } from './introspection-checks.js'
-import { introspectionSettings } from './introspection-settings.js'
 import { ok, type CheckResult } from './result.js'
 import { checkSecretFile } from './secret-file.js'
 
@@ -48,9 +47,8 @@ export async function runChecks(config: Config, options: RunChecksOptions = {}):
   const perServer = await Promise.all(
     config.authorizationServers.map(async (as, index) => {
       const report = await checkAuthorizationServer(as, index, { fetch: options.fetch })
-      const settings = introspectionSettings(config, index)
-      if (settings === undefined) return report.results
-      return [...report.results, ...(await checkIntrospection(as, index, settings, report.metadata, { fetch: options.fetch }))]
+      if (as.introspection === undefined) return report.results
+      return [...report.results, ...(await checkIntrospection(as, index, as.introspection, report.metadata, { fetch: options.fetch }))]
     }),
   )
   for (const lines of perServer) results.push(...lines)

@@ -220,6 +220,68 @@ describe('mcp-resource-gateway check', () => {
     assert.match(broken.stdout, /check failed: .* 1 failure$/m)
   })
 
+  describe('introspection (MCP_AUTH_MODE=introspect)', () => {
+    let secretFile: string
+    let introspectEnv: Record<string, string>
+
+    before(async () => {
+      secretFile = join(dir, 'introspection.secret')
+      await writeFile(secretFile, `${GATEWAY_CLIENT.clientSecret}\n`, { mode: 0o600 })
+      introspectEnv = {
+        ...goodEnv,
+        MCP_JWT_DISCOVERY: 'off',
+        MCP_AUTH_MODE: 'introspect',
+        MCP_INTROSPECT_ENDPOINT: as.introspectionEndpoint,
+        MCP_CLIENT_ID: GATEWAY_CLIENT.clientId,
+        MCP_CLIENT_SECRET_FILE: secretFile,
+      }
+    })
+
+    test('the gateway client, its secret file at mode 600 and a 60s cache: every line ok', async () => {
+      await chmod(secretFile, 0o600)
+      const { code, report } = await runCheck(introspectEnv)
+      assert.equal(code, 0, JSON.stringify(report.results, null, 1))
+      assert.equal(line(report, 'introspection.secret-file').status, 'ok')
+      assert.equal(line(report, 'introspection.cache-ttl').status, 'ok')
+      const client = line(report, 'introspection.client')
+      assert.equal(client.status, 'ok')
+      assert.match(client.message, /accepts client "gateway"/)
+      assert.equal(report.results.some((r) => r.id === 'as.jwks'), false, 'no JWKS check in introspect mode')
+    })
+
+    test('a world-readable secret file fails with the chmod that fixes it (and fails the start with --strict)', async () => {
+      await chmod(secretFile, 0o644)
+      try {
+        const { code, report } = await runCheck(introspectEnv)
+        assert.equal(code, 1)
+        const file = line(report, 'introspection.secret-file')
+        assert.equal(file.status, 'fail')
+        assert.match(file.message, /mode 644: group and others can access it/)
+        assert.equal(file.fix?.startsWith(`chmod 600 ${secretFile}`), true)
+        const strict = await runCheck(introspectEnv, ['--strict'])
+        assert.equal(strict.code, 1)
+        assert.ok(strict.report.results.some((r) => r.id === 'config' && r.status === 'fail' && r.message.includes(secretFile)))
+      } finally {
+        await chmod(secretFile, 0o600)
+      }
+    })
+
+    test('a wrong secret: the endpoint refuses the client', async () => {
+      const wrong = join(dir, 'wrong.secret')
+      await writeFile(wrong, 'not-the-secret', { mode: 0o600 })
+      const { code, report } = await runCheck({ ...introspectEnv, MCP_CLIENT_SECRET_FILE: wrong })
+      assert.equal(code, 1)
+      assert.match(line(report, 'introspection.client').message, /refused client "gateway" \(HTTP 401\)/)
+      assert.ok(!JSON.stringify(report).includes('not-the-secret'))
+    })
+
+    test('a cache TTL of ten minutes fails (revocation would take that long)', async () => {
+      const { code, report } = await runCheck({ ...introspectEnv, MCP_INTROSPECT_CACHE_MAX_TTL: '10m' })
+      assert.equal(code, 1)
+      assert.match(line(report, 'introspection.cache-ttl').message, /cached up to 600s/)
+    })
+  })
+
   test('a world-readable client secret file fails with the chmod that fixes it', async () => {
     const secretFile = join(dir, 'client.secret')
     await writeFile(secretFile, `${GATEWAY_CLIENT.clientSecret}\n`)
