@@ -3,12 +3,14 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 
 /**
- * Every failure reason the gateway can log has a section in docs/troubleshooting.md. The reasons
+ * Every failure reason the gateway can log has a section in docs/troubleshooting.md and a row in
+ * docs/errors.md. The reasons
  * are read from the `FailureReason` union in src/errors.ts, so a new reason without a section fails.
  */
 
 const errorsSource = readFileSync(new URL('../../../src/errors.ts', import.meta.url), 'utf8')
 const guide = readFileSync(new URL('../../../docs/troubleshooting.md', import.meta.url), 'utf8')
+const errorTable = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8')
 
 function failureReasons(source: string): string[] {
   const start = source.indexOf('export type FailureReason =')
@@ -33,4 +35,11 @@ test('every section names a reason that exists (no stale sections)', () => {
   const reasons = new Set(failureReasons(errorsSource))
   const stale = [...guide.matchAll(/^### `([a-z_]+)`$/gm)].map((m) => m[1] as string).filter((h) => !reasons.has(h))
   assert.deepEqual(stale, [])
+})
+
+test('every FailureReason has a row in docs/errors.md, and every row is a reason', () => {
+  const rows = [...errorTable.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1] as string)
+  const reasons = failureReasons(errorsSource)
+  assert.deepEqual(reasons.filter((r) => !rows.includes(r)), [], 'reasons without a row')
+  assert.deepEqual(rows.filter((r) => !reasons.includes(r)), [], 'rows without a reason')
 })
