@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { isLoopbackHost } from '../config/loopback.js'
 import { VerifierUnavailable } from '../errors.js'
-import { events } from '../observability/events.js'
+import { events, type IntrospectionEvent } from '../observability/events.js'
 import type { StateStore } from '../state/store.js'
 import { createAudienceCheck } from './audience.js'
 import { discoverAuthorizationServer } from './discovery.js'
@@ -77,9 +77,10 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
     lastNotice.set(kind, t)
     events.notice.publish({ level: 'warn', message })
   }
-  const publish = (cached: boolean, outcome: 'active' | 'inactive' | 'error', durationMs?: number) => {
+  const publish = (cached: boolean, outcome: IntrospectionEvent['outcome'], durationMs?: number) => {
     if (!events.introspection.hasSubscribers) return
-    events.introspection.publish({ issuer: as.issuer, cached, outcome, ...(durationMs === undefined ? {} : { durationMs }) })
+    const event: IntrospectionEvent = { issuer: as.issuer, cached, outcome, ...(durationMs === undefined ? {} : { durationMs }) }
+    events.introspection.publish(event)
   }
 
   async function resolveEndpoint(): Promise<string> {
