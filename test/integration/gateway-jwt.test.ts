@@ -427,19 +427,31 @@ describe('keys from the authorization server (MCP_JWKS_URI) and key rotation', (
   })
 
   test('an unknown kid within the cooldown is refused without a refetch', async () => {
-    const keys = await createTestKeys()
-    const forged = await mintJwt({
-      key: keys.rsa,
-      claims: accessTokenClaims({ issuer: stack.as.issuer, audience: stack.gateway.canonicalUri, scope: SCOPE }),
+    // A second gateway on the same AS with the default 30 s cooldown: its warm-up fetch starts it.
+    const gateway = await startTestGateway({
+      env: {
+        MCP_AUTHORIZATION_SERVER: stack.as.issuer,
+        MCP_JWKS_URI: stack.as.jwksUri,
+        MCP_BACKEND: stack.backend.origin,
+        MCP_REQUIRED_SCOPE: SCOPE,
+      },
     })
-    await new Promise((resolve) => setTimeout(resolve, 150))
-    const fetchesBefore = stack.as.requestCount('/jwks')
-    // The first one refetches (cooldown over), the second comes within the cooldown and does not.
-    for (let i = 0; i < 2; i++) {
-      const response = await postMcp(stack.gateway, `Bearer ${forged}`)
-      assertRefusal(response, bearerError(stack.gateway, 401, 'invalid_token', DESCRIPTION.unknownKey), [forged])
+    try {
+      await waitFor(() => gateway.running.verifier.ready?.() === true, 'keys loaded')
+      const keys = await createTestKeys()
+      const forged = await mintJwt({
+        key: keys.rsa,
+        claims: accessTokenClaims({ issuer: stack.as.issuer, audience: gateway.canonicalUri, scope: SCOPE }),
+      })
+      const fetchesBefore = stack.as.requestCount('/jwks')
+      for (let i = 0; i < 3; i++) {
+        const response = await postMcp(gateway, `Bearer ${forged}`)
+        assertRefusal(response, bearerError(gateway, 401, 'invalid_token', DESCRIPTION.unknownKey), [forged])
+      }
+      assert.equal(stack.as.requestCount('/jwks') - fetchesBefore, 0)
+    } finally {
+      await gateway.close()
     }
-    assert.equal(stack.as.requestCount('/jwks') - fetchesBefore, 1)
   })
 })
 

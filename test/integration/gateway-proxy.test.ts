@@ -97,8 +97,10 @@ describe('the SDK client through the gateway (AS token, stateful SDK backend)', 
       const resultAt = Date.now()
       assert.deepEqual(result.content, [{ type: 'text', text: 'counted 3' }])
       assert.equal(progressAt.length, 3)
-      // Buffered, all three would arrive with the result; streamed, the first is ~750 ms earlier.
-      assert.ok(resultAt - (progressAt[0] as number) >= 400, `first progress only ${resultAt - (progressAt[0] as number)} ms before the result`)
+      // Buffered, all three would arrive with the result; streamed, the first is ~750 ms earlier
+      // (the margin leaves room for a loaded machine).
+      const lead = resultAt - (progressAt[0] as number)
+      assert.ok(lead >= 250, `first progress only ${lead} ms before the result`)
       await transport.terminateSession()
     } finally {
       await client.close()
@@ -232,7 +234,7 @@ describe('streaming and cancellation (raw backend)', () => {
     const first = chunks.find((c) => c.text.includes('"n":1'))
     assert.ok(first !== undefined)
     assert.ok(!first.text.includes('"n":2'), 'the two events arrived together')
-    assert.ok(endedAt - first.at >= 300, `first event only ${endedAt - first.at} ms before the backend ended`)
+    assert.ok(endedAt - first.at >= 150, `first event only ${endedAt - first.at} ms before the backend ended`)
   })
 
   test('a GET stream is forwarded and streamed too', async () => {
@@ -251,7 +253,7 @@ describe('streaming and cancellation (raw backend)', () => {
     assert.equal(head.statusCode, 200)
     const { chunks } = await readTimed(head)
     assert.ok(chunks[0] !== undefined && chunks[0].text.startsWith(': keepalive'))
-    assert.ok(endedAt - chunks[0].at >= 200, 'the keepalive comment was held back')
+    assert.ok(endedAt - chunks[0].at >= 100, 'the keepalive comment was held back')
     assertNoAuthorizationUpstream(backend.requests.filter((r) => r.method === 'GET'))
   })
 
