@@ -140,6 +140,17 @@ describe('the SDK client through the gateway (AS token, stateful SDK backend)', 
     assert.equal(((await as.json()) as { issuer: string }).issuer, stack.as.issuer)
   })
 
+  test('a CORS preflight for the metadata passes from any origin', async () => {
+    const response = await send(`${stack.gateway.url}/.well-known/oauth-protected-resource/mcp`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'mcp-protocol-version' },
+    })
+    assert.equal(response.status, 204)
+    assert.equal(response.headers['access-control-allow-origin'], '*')
+    assert.match(String(response.headers['access-control-allow-methods']), /GET/)
+    assert.match(String(response.headers['access-control-allow-headers']), /mcp-protocol-version/i)
+  })
+
   test('other well-known paths and methods', async () => {
     assert.equal((await send(`${stack.gateway.url}/.well-known/oauth-protected-resource/other`)).status, 404)
     assert.equal((await send(`${stack.gateway.url}/.well-known/oauth-authorization-server`)).status, 404)
@@ -175,6 +186,38 @@ describe('metadata for a deeper resource path', () => {
     assert.deepEqual(headerLines(challenge, 'www-authenticate'), [
       `Bearer resource_metadata="${new URL(gateway.canonicalUri).origin}/.well-known/oauth-protected-resource/tenant/a/mcp"`,
     ])
+  })
+})
+
+describe('MCP_METADATA_URI', () => {
+  let backend: RawBackend
+  let gateway: KeyFileGateway
+
+  before(async () => {
+    backend = await startRawBackend((_req, res) => {
+      res.end()
+    })
+    const port = await reservePort()
+    gateway = await startKeyFileGateway({
+      backend: backend.origin,
+      port,
+      env: { MCP_METADATA_URI: `http://127.0.0.1:${port}/meta/resource.json` },
+    })
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+  })
+
+  test('the challenge names it and the gateway serves the document there too', async () => {
+    const metadataUri = `${new URL(gateway.canonicalUri).origin}/meta/resource.json`
+    const challenge = await postMcp(gateway)
+    assert.deepEqual(headerLines(challenge, 'www-authenticate'), [`Bearer resource_metadata="${metadataUri}"`])
+    for (const url of [metadataUri, `${gateway.url}/.well-known/oauth-protected-resource/mcp`]) {
+      const response = await send(url)
+      assert.equal(response.status, 200, url)
+      assert.equal((JSON.parse(response.body) as { resource: string }).resource, gateway.canonicalUri)
+    }
   })
 })
 

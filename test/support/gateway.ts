@@ -148,6 +148,8 @@ export interface KeyFileGatewayOptions {
   /** MCP_* overrides, applied last. */
   env?: GatewayEnv
   path?: string
+  /** A port reserved beforehand, when a setting must name it (`MCP_METADATA_URI`). */
+  port?: number
   /** Default `https://issuer.test` (never fetched: the keys come from the file). */
   issuer?: string
 }
@@ -168,6 +170,7 @@ export async function startKeyFileGateway(options: KeyFileGatewayOptions): Promi
   try {
     gateway = await startTestGateway({
       ...(options.path === undefined ? {} : { path: options.path }),
+      ...(options.port === undefined ? {} : { port: options.port }),
       env: {
         MCP_AUTHORIZATION_SERVER: issuer,
         MCP_JWT_KEY_FILE: await keys.writeJwksFile(temp.dir),
