@@ -514,6 +514,17 @@ describe('Origin and CORS on the MCP path', () => {
     }
   })
 
+  test('a browser without a token can read the 401 challenge (CORS headers on the refusal)', async () => {
+    const response = await send(gatewayMcpUrl(gateway), {
+      method: 'POST',
+      headers: mcpHeaders({ origin: 'http://localhost:5173' }),
+      body: TOOLS_CALL,
+    })
+    assert.equal(response.status, 401)
+    assert.equal(response.headers['access-control-allow-origin'], 'http://localhost:5173')
+    assert.match(String(response.headers['access-control-expose-headers']), /WWW-Authenticate/)
+  })
+
   test('no Origin (a non-browser client) passes', async () => {
     assert.equal((await call(undefined)).status, 200)
   })
@@ -534,6 +545,30 @@ describe('Origin and CORS on the MCP path', () => {
     assert.match(String(response.headers['access-control-allow-headers']), /Authorization/i)
     assert.deepEqual(headerLines(response, 'www-authenticate'), [])
     assert.equal(backend.requests.length, before)
+  })
+
+  test('MCP_ALLOWED_ORIGINS lists the browser origins allowed; * allows any', async () => {
+    const listed = await startKeyFileGateway({ backend: backend.origin, env: { MCP_ALLOWED_ORIGINS: 'https://app.example.com/' } })
+    const any = await startKeyFileGateway({ backend: backend.origin, env: { MCP_ALLOWED_ORIGINS: '*' } })
+    try {
+      const post = async (gw: KeyFileGateway, origin: string) =>
+        (
+          await send(gatewayMcpUrl(gw), {
+            method: 'POST',
+            headers: mcpHeaders({ authorization: `Bearer ${await gw.token()}`, origin }),
+            body: TOOLS_CALL,
+          })
+        ).status
+      assert.equal(await post(listed, 'https://app.example.com'), 200)
+      assert.equal(await post(listed, 'https://APP.example.com'), 200)
+      assert.equal(await post(listed, 'https://other.example.com'), 403)
+      // Loopback origins stay allowed (a DNS-rebinding page never has one).
+      assert.equal(await post(listed, 'http://localhost:5173'), 200)
+      assert.equal(await post(any, 'https://other.example.com'), 200)
+    } finally {
+      await listed.close()
+      await any.close()
+    }
   })
 
   test('a preflight from a disallowed Origin: 403', async () => {
