@@ -338,7 +338,12 @@ describe('streaming and cancellation (raw backend)', () => {
     })
     const response = await send(gatewayMcpUrl(gateway), {
       method: 'POST',
-      headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}`, connection: 'keep-alive, x-drop-me', 'x-drop-me': '1' }),
+      headers: mcpHeaders({
+        authorization: `Bearer ${await gateway.token()}`,
+        'proxy-authorization': 'Basic cHJveHk6c2VjcmV0',
+        connection: 'keep-alive, x-drop-me',
+        'x-drop-me': '1',
+      }),
       body: JSON.stringify({ jsonrpc: '2.0', id: 104, method: 'tools/call', params: { name: 'echo', arguments: {} } }),
     })
     assert.equal(response.status, 200)
