@@ -8,8 +8,8 @@ const NOTICE_INTERVAL_MS = 30_000
 
 /**
  * The shared store: every gateway pointed at one Redis reads the entries the others wrote. Each
- * command is bounded by `commandTimeout`, and a command that fails rejects at once (one retry at
- * most), so a Redis outage costs a cache miss, not a stalled request.
+ * command is bounded by `commandTimeout`, and while the connection is lost commands reject at once,
+ * so a Redis outage costs a cache miss, not a stalled request.
  */
 export function createRedisStore(config: RedisConfig): StateStore {
   const client = new Redis(config.url, {
@@ -32,12 +32,22 @@ export function createRedisStore(config: RedisConfig): StateStore {
     events.notice.publish({ level: 'warn', message: `redis at ${config.url}: ${error.message}` })
   })
 
+  // While a lost connection is being re-established, fail at once: waiting out `commandTimeout`
+  // would add that delay to every request during an outage. The first connection is waited for.
+  const available = () => {
+    if (client.status === 'reconnecting' || client.status === 'close' || client.status === 'end') {
+      throw new Error(`redis at ${config.url} is not connected`)
+    }
+  }
+
   return {
     async get(key) {
+      available()
       return (await client.get(key)) ?? undefined
     },
     async set(key, value, ttlMs) {
       if (ttlMs <= 0) return
+      available()
       await client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)))
     },
     async close() {

@@ -78,3 +78,16 @@ describe('redis store', () => {
     await new Promise<void>((resolve) => silent.close(() => resolve()))
   })
 })
+
+describe('redis store while Redis is down', () => {
+  test('commands reject at once once the connection is known lost, instead of waiting out the timeout', async () => {
+    // Port 1 on loopback refuses connections: the client goes to `reconnecting` after the first try.
+    const store = createRedisStore({ url: 'redis://127.0.0.1:1', username: undefined, password: undefined, keyPrefix: 'x:', commandTimeout: 2_000 })
+    await assert.rejects(store.get('k'))
+    const started = performance.now()
+    for (let i = 0; i < 5; i++) await assert.rejects(store.get('k'), /not connected/)
+    await assert.rejects(store.set('k', 'v', 1_000), /not connected/)
+    assert.ok(performance.now() - started < 500, 'no command waited for the 2s timeout')
+    await store.close()
+  })
+})
