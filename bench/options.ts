@@ -17,7 +17,7 @@ export interface BenchOptions {
   readonly dist: boolean
   /** Also run a gateway whose hot-path files are taken from this git ref (before/after in one run). */
   readonly baseline: string | undefined
-  /** Only scenarios whose id contains one of these. */
+  /** Only these scenario ids (`x*` matches a prefix); the direct rows always run. */
   readonly only: readonly string[]
   /** Memory mode: distinct tokens to push. */
   readonly tokens: number
@@ -40,8 +40,12 @@ Options:
   --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
   --dist              run dist/cli/main.js (npm run build) instead of src through tsx
   --baseline REF      add a gateway whose src/proxy/forward.ts, src/proxy/headers.ts and
-                      src/token/verified-cache.ts come from git REF (before/after, same run)
-  --only A,B          only scenarios whose id contains A or B
+                      src/token/verified-cache.ts come from git REF (before/after, same run);
+                      REF "." copies the working tree unchanged (A/A check)
+  --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows
+                      always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
+                      jwt-rs256-quiet, jwt-rs256-baseline, introspection, policy, direct-1c,
+                      jwt-rs256-1c)
   --tokens N          memory mode: distinct tokens (default 1000000)
   --out FILE          results file (default bench/results.json)
   --verbose           echo the gateway's stderr`

@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createBaselineTree } from './baseline-tree.js'
+import { spawnChild } from './child-process.js'
 import { describeTools, type BenchContext } from './context.js'
 import { createBenchKeys } from './keys.js'
-import { runRounds, type RunRecord, type Scenario } from './measure.js'
+import { median, runRounds, type RunRecord, type Scenario } from './measure.js'
 import { startNginx } from './nginx.js'
 import { formatChecks, formatTable, pairedRatio, summarize, type ScenarioSummary, type TargetCheck } from './report.js'
 import { callOnce, mcpRequests } from './requests.js'
@@ -61,6 +62,20 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   } else {
     skipped.push({ id: 'nginx', label: 'nginx reverse proxy', reason: 'nginx is not installed (optional C reference)' })
   }
+
+  const plain = spawnChild('plain-proxy', process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'plain-proxy-child.ts'), backend.origin])
+  ctx.defer(() => plain.stop())
+  const plainUrl = (JSON.parse(await plain.waitForLine((l) => l.startsWith('{"ready":true'))) as { url: string }).url
+  scenarios.push({
+    id: 'node-proxy',
+    label: 'plain Node proxy (no auth)',
+    kind: 'throughput',
+    connections: thr,
+    origin: plainUrl,
+    targetPid: plain.pid,
+    requests: rsRequests,
+    note: 'calibration: node:http + undici Pool.stream, body buffered and parsed, nothing else (bench/plain-proxy-child.ts)',
+  })
 
   scenarios.push(
     { id: 'jwt-rs256', label: 'gateway JWT RS256', kind: 'throughput', connections: thr, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
@@ -150,7 +165,11 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   )
 
   const selected = scenarios.filter(
-    (s) => options.only.length === 0 || s.id === 'direct' || s.id === 'direct-1c' || options.only.some((o) => s.id.includes(o)),
+    (s) =>
+      options.only.length === 0 ||
+      s.id === 'direct' ||
+      s.id === 'direct-1c' ||
+      options.only.some((o) => (o.endsWith('*') ? s.id.startsWith(o.slice(0, -1)) : s.id === o)),
   )
   for (const skip of skipped) ctx.log(`skipped ${skip.label}: ${skip.reason}`)
 
@@ -176,6 +195,8 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}; ${describeTools(ctx)}; ` +
       `${options.rounds} rounds × ${options.duration} s, ${options.connections} connections`,
   )
+  const baselineVs = options.baseline === undefined ? undefined : compareBaseline(runs)
+  if (baselineVs !== undefined) console.log(`\n${baselineVs.text}`)
   if (introspectionCalls !== undefined) console.log(`introspection endpoint calls during the whole run: ${introspectionCalls()}`)
 
   writeSection(options.out, 'throughput', {
@@ -196,9 +217,35 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     skipped,
     targets: checks,
     introspectionCalls: introspectionCalls?.() ?? null,
+    baseline: baselineVs === undefined ? null : { ref: options.baseline, ...baselineVs.figures },
     table,
   })
   console.log(`\nwrote ${options.out}`)
+}
+
+/** The working tree against `--baseline`, round by round (same round = same machine moment). */
+function compareBaseline(runs: ReadonlyMap<string, readonly RunRecord[]>): { text: string; figures: Record<string, unknown> } | undefined {
+  const now = runs.get('jwt-rs256') ?? []
+  const before = runs.get('jwt-rs256-baseline') ?? []
+  const pairs = now
+    .map((r) => ({ r, b: before.find((x) => x.round === r.round) }))
+    .filter((p): p is { r: RunRecord; b: RunRecord } => p.b !== undefined)
+  if (pairs.length === 0) return undefined
+  const cpu = pairs.map((p) => p.r.targetCpuUs / p.b.targetCpuUs)
+  const rps = pairs.map((p) => p.r.requestsPerSecond / p.b.requestsPerSecond)
+  const figures = {
+    cpuRatioMedian: round(median(cpu), 3),
+    cpuRatioPerRound: cpu.map((x) => round(x, 3)),
+    rpsRatioMedian: round(median(rps), 3),
+    rpsRatioPerRound: rps.map((x) => round(x, 3)),
+    cpuUsNow: round(median(pairs.map((p) => p.r.targetCpuUs)), 1),
+    cpuUsBaseline: round(median(pairs.map((p) => p.b.targetCpuUs)), 1),
+  }
+  const text =
+    `working tree vs baseline (JWT RS256, ${pairs.length} paired rounds): gateway CPU/req ${figures.cpuUsNow} vs ${figures.cpuUsBaseline} µs, ` +
+    `ratio ${figures.cpuRatioMedian} (per round ${figures.cpuRatioPerRound.join(', ')}); req/s ratio ${figures.rpsRatioMedian} ` +
+    `(per round ${figures.rpsRatioPerRound.join(', ')})`
+  return { text, figures }
 }
 
 function round(n: number, digits: number): number {

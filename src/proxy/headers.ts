@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { util } from 'undici'
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy, and neither do credentials: MCP
@@ -55,21 +56,52 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, via: Forwa
   return out
 }
 
-export function downstreamResponseHeaders(
-  upstream: Record<string, string | string[] | undefined>,
-): Record<string, string | string[]> {
-  const dropped = connectionTokens(upstream.connection)
-  const out: Record<string, string | string[]> = {}
-  for (const name in upstream) {
-    const value = upstream[name]
-    if (value === undefined || NEVER_DOWNSTREAM.has(name) || dropped?.has(name)) continue
-    out[name] = value
-  }
-  return out
+export interface DownstreamHeaders {
+  /** The backend's response headers minus hop-by-hop ones, repeated names merged into arrays. */
+  readonly headers: Record<string, string | string[]>
+  readonly contentType: string | undefined
+  /** Whether `Content-Encoding` names a coding other than `identity`. */
+  readonly encoded: boolean
 }
 
+/**
+ * The backend's response headers for the client, read straight from undici's raw header list
+ * (name, value, name, value ... as Buffers) in one pass, with no intermediate object per response:
+ * hop-by-hop headers and those the backend's `Connection` names are dropped (RFC 9110 §7.6.1).
+ * Values stay latin1, byte for byte as on the wire (RFC 9110 §5.5).
+ */
+export function downstreamRawHeaders(raw: readonly Buffer[]): DownstreamHeaders {
+  const headers: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>
+  let connection: string | undefined
+  let contentType: string | undefined
+  let encoding: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i] as Buffer)
+    const value = (raw[i + 1] as Buffer).toString('latin1')
+    if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`
+    if (NEVER_DOWNSTREAM.has(name)) continue
+    if (name === 'content-type') contentType ??= value
+    else if (name === 'content-encoding') encoding = encoding === undefined ? value : `${encoding},${value}`
+    const prior = headers[name]
+    headers[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value]
+  }
+  const dropped = connectionTokens(connection)
+  if (dropped !== undefined) for (const name of dropped) delete headers[name]
+  return { headers, contentType, encoded: encoding !== undefined && isEncoded(encoding) }
+}
+
+function isEncoded(value: string): boolean {
+  return value.split(',').some((c) => {
+    const coding = c.trim().toLowerCase()
+    return coding !== '' && coding !== 'identity'
+  })
+}
+
+/** Header names a `Connection` header lists (RFC 9110 §7.6.1), beyond the fixed hop-by-hop set. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined
   const text = Array.isArray(value) ? value.join(',') : value
+  // The usual values name nothing the fixed sets do not already drop: skip the Set.
+  if (text === 'keep-alive' || text === 'close' || text === 'Keep-Alive' || text === 'Close') return undefined
   return new Set(text.split(',').map((t) => t.trim().toLowerCase()))
 }
