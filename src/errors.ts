@@ -38,6 +38,7 @@ export type FailureReason =
   | 'rate_limited'
   | 'rate_limit_unavailable'
   | 'not_found'
+  | 'client_closed'
   | 'internal'
 
 /** RFC 6750 §3.1 error codes. */
@@ -72,9 +73,13 @@ export class GatewayError extends Error {
     this.jsonRpcId = options.jsonRpcId
   }
 
-  /** Whether the answer carries a `WWW-Authenticate` challenge (401 and 403 only). */
+  /**
+   * Whether the answer carries a `WWW-Authenticate` challenge: every 401, and every answer with an
+   * RFC 6750 §3.1 error code (400 `invalid_request`, 403 `insufficient_scope`), so the client still
+   * learns `resource_metadata`. A 403 for a bad Origin has no code and no challenge.
+   */
   get challenges(): boolean {
-    return this.status === 401 || (this.status === 403 && this.bearerError === 'insufficient_scope')
+    return this.status === 401 || this.bearerError !== undefined
   }
 }
 

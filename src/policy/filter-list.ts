@@ -103,15 +103,17 @@ export function filterJsonRpcResponse(filter: ListFilter, response: unknown, ver
 
 /**
  * Rewrites an `application/json` response body (one object, or a batch array) through
- * `filterJsonRpcResponse`. Returns `body` itself when nothing changed, or when it is not JSON: the
- * backend's malformed answer is passed on as is, since calls are enforced regardless.
+ * `filterJsonRpcResponse`. Returns `body` itself when nothing changed. A body that is not JSON
+ * cannot be filtered, so it is refused (fail closed): it could still name what the caller may not see.
+ *
+ * @throws Error when the body is not JSON.
  */
 export function filterJsonBody(filter: ListFilter, body: Buffer, version: ProtocolVersion): Buffer {
   let value: unknown
   try {
     value = JSON.parse(body.toString('utf8'))
   } catch {
-    return body
+    throw new Error('a list response to filter is not JSON')
   }
   const rewritten = rewriteParsed(filter, value, version)
   return rewritten === undefined ? body : Buffer.from(JSON.stringify(rewritten), 'utf8')

@@ -149,16 +149,19 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
   function emitDecision(exchange: Exchange): void {
     if (!events.decision.hasSubscribers) return
     const { req, res, principal, call } = exchange
+    // A client that leaves before any answer was written was neither allowed nor denied.
+    if (!res.headersSent && exchange.reason === undefined) exchange.reason = 'client_closed'
+    const status = res.headersSent ? res.statusCode : 499
     const event: DecisionEvent = {
       requestId: exchange.id,
       time: Date.now(),
       httpMethod: req.method ?? '',
       path: (req.url ?? '').split('?')[0] as string,
-      status: res.statusCode,
+      status,
       durationMs: performance.now() - exchange.started,
       upstreamMs:
         exchange.upstreamMs ?? (exchange.upstreamStarted === undefined ? undefined : performance.now() - exchange.upstreamStarted),
-      decision: exchange.reason === undefined ? 'allow' : res.statusCode >= 500 ? 'error' : 'deny',
+      decision: exchange.reason === undefined ? 'allow' : status >= 499 ? 'error' : 'deny',
       reason: exchange.reason,
       mcpMethod: call?.method,
       target: call?.target,

@@ -22,9 +22,7 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
     'content-type': 'application/json',
     'cache-control': 'no-store',
   }
-  // RFC 6750 §3.1: a malformed Authorization header is answered 400 with `error="invalid_request"`
-  // in the challenge too (DESIGN.md error table), so the client still learns `resource_metadata`.
-  if (error.challenges || error.bearerError === 'invalid_request') {
+  if (error.challenges) {
     const scope = error instanceof InsufficientScope ? error.scope : challenge.scope401
     headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
   }

@@ -190,10 +190,14 @@ describe('filterJsonBody', () => {
     assert.deepEqual(out, [batch[0], { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'echo', description: 'e' }] } }, { jsonrpc: '2.0', id: 3, result: { prompts: [] } }])
   })
 
-  test('unchanged and unparsable bodies are returned as the same buffer', () => {
-    for (const text of ['{"jsonrpc":"2.0","id":2,"result":{}}', 'not json', '[{"jsonrpc":"2.0","id":9,"result":{"tools":[]}}]']) {
+  test('unchanged bodies are returned as the same buffer', () => {
+    for (const text of ['{"jsonrpc":"2.0","id":2,"result":{}}', '[{"jsonrpc":"2.0","id":9,"result":{"tools":[]}}]']) {
       const body = Buffer.from(text)
       assert.equal(filterJsonBody(filter, body, '2025-03-26'), body)
     }
+  })
+
+  test('a body that is not JSON is refused, never passed on unfiltered', () => {
+    assert.throws(() => filterJsonBody(filter, Buffer.from('tools: echo, delete_repo'), '2025-03-26'), /not JSON/)
   })
 })
