@@ -36,12 +36,10 @@ export function createVerifier(config: Config): TokenVerifier {
 
   for (const as of config.authorizationServers) {
     if (as.verifiesJwt) {
+      // One verifier (one key set, one JWKS fetcher) for every issuer string of this server.
+      const signed = as.hmacSecret === undefined ? withIssuerPolicy(createJwtVerifier(as, { canonicalUri }), as) : undefined
       for (const expectedIssuer of as.acceptedIssuers) {
-        const verifier =
-          as.hmacSecret !== undefined
-            ? createHmacJwtVerifier(as, { canonicalUri, expectedIssuer })
-            : createJwtVerifier({ ...as, expectedIssuer }, { canonicalUri })
-        jwt.set(expectedIssuer, withIssuerPolicy(verifier, as))
+        jwt.set(expectedIssuer, signed ?? withIssuerPolicy(createHmacJwtVerifier(as, { canonicalUri, expectedIssuer }), as))
       }
     }
     if (as.introspection !== undefined) {

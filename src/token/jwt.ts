@@ -24,7 +24,8 @@ export function createJwtVerifier(as: ResolvedAuthorizationServer, options: JwtV
   const audienceOk = createAudienceCheck([options.canonicalUri, ...as.audiences])
   const skewSeconds = Math.round(as.clockSkew / 1000)
   const verifyOptions = {
-    issuer: as.expectedIssuer,
+    // Every `iss` this server signs with (Entra's v1 and v2 issuers share one key set).
+    issuer: [...as.acceptedIssuers],
     algorithms: as.algorithms,
     clockTolerance: skewSeconds,
     requiredClaims: ['exp'],

@@ -21,8 +21,10 @@ const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
  */
 export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & { cache: TokenCache<Principal> } {
   const cache = new TokenCache<Principal>(options.cacheSize)
-  const only = options.jwt.size === 1 ? [...options.jwt.values()][0] : undefined
-  const verifiers = [...options.jwt.values(), ...(options.opaque ? [options.opaque] : [])]
+  // Several issuers may share one verifier (one key set); each is warmed and closed once.
+  const jwtVerifiers = [...new Set(options.jwt.values())]
+  const only = jwtVerifiers.length === 1 ? jwtVerifiers[0] : undefined
+  const verifiers = [...jwtVerifiers, ...(options.opaque ? [options.opaque] : [])]
 
   const pickJwtVerifier = (token: string): TokenVerifier => {
     if (only !== undefined) return only
