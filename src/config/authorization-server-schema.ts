@@ -2,7 +2,7 @@ import type { JSONWebKeySet } from 'jose'
 import { z } from 'zod'
 import { checkHmacKeyLength, HMAC_ALGORITHMS } from '../token/hmac.js'
 import { assignOpaqueTokens, resolveIntrospection, type ResolvedIntrospection } from '../token/introspection-config.js'
-import { readSecretFile, type Secret } from '../token/introspection-secret.js'
+import { readSecretFile, type Secret } from './secret-file.js'
 import { applyPreset, PRESET_NAMES, type PresetName } from '../token/presets.js'
 import { duration, list } from './units.js'
 

@@ -34,12 +34,12 @@ export interface Config {
   readonly tls: ConfigOutput['tls']
   readonly origins: { readonly any: boolean; readonly allowed: ReadonlySet<string> }
   readonly log: ConfigOutput['log']
+  readonly rateLimit: RateLimitSettings
   readonly audit: ConfigOutput['audit']
   readonly metrics: ConfigOutput['metrics']
   readonly admin: ConfigOutput['admin']
   /** Milliseconds. */
   readonly shutdownTimeout: number
-  readonly rateLimit: RateLimitSettings
   readonly strict: boolean
   /** Start-up notices (ignored compatibility variables, insecure choices) to log once. */
   readonly notices: readonly string[]
@@ -89,7 +89,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   }
 
   const workers = raw.workers === 'auto' ? Math.max(1, cpus().length) : raw.workers
-  const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers)
+  const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers, ctx.strict)
 
   if (problems.length > 0) throw new ConfigError(problems)
   // Kept exactly as configured: the metadata `resource` must equal what clients were told.
@@ -126,11 +126,11 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       allowed: new Set(allowedOrigins.filter((o) => o !== '*').map((o) => o.replace(/\/$/, '').toLowerCase())),
     },
     log: raw.log,
+    rateLimit,
     audit: raw.audit,
     metrics: raw.metrics,
     admin: raw.admin,
     shutdownTimeout: raw.shutdownTimeout,
-    rateLimit,
     strict: ctx.strict,
     notices,
     file: ctx.file,

@@ -1,32 +1,8 @@
-import { readFileSync, statSync } from 'node:fs'
-import { inspect } from 'node:util'
+import { readSecretFile, type Secret } from '../config/secret-file.js'
 import type { AlgorithmName } from './algorithms.js'
 import { formatRate, type Limit } from './rate.js'
 import type { RedisAddress } from './redis-store.js'
 import type { RateLimitOutput } from './schema.js'
-
-/**
- * A secret read from a file. The value is reachable only through `reveal()`: logging, inspecting
- * or serializing the configuration shows `[redacted]`.
- */
-export class Secret {
-  readonly #value: string
-  constructor(value: string) {
-    this.#value = value
-  }
-  reveal(): string {
-    return this.#value
-  }
-  toJSON(): string {
-    return '[redacted]'
-  }
-  toString(): string {
-    return '[redacted]'
-  }
-  [inspect.custom](): string {
-    return '[redacted]'
-  }
-}
 
 /** The `rateLimit` part of the runtime `Config`. */
 export interface RateLimitSettings {
@@ -53,10 +29,14 @@ export function normalizeRateLimit(
   problems: string[],
   notices: string[],
   workers: number,
+  strict = false,
 ): RateLimitSettings {
   let redisPassword: Secret | undefined
   if (raw.enabled && raw.redisPasswordFile !== undefined) {
-    redisPassword = readPassword(raw.redisPasswordFile, name('rateLimit.redisPasswordFile'), problems, notices)
+    const read = readSecretFile(raw.redisPasswordFile, name('rateLimit.redisPasswordFile'), strict)
+    problems.push(...read.problems)
+    notices.push(...read.notices)
+    redisPassword = read.secret
   }
   const settings: RateLimitSettings = {
     enabled: raw.enabled,
@@ -77,24 +57,4 @@ export function normalizeRateLimit(
     )
   }
   return settings
-}
-
-function readPassword(file: string, variable: string, problems: string[], notices: string[]): Secret | undefined {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    problems.push(`${variable}=${file} is not readable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
-    return undefined
-  }
-  // Files written with `echo` end in a newline that is not part of the password.
-  const password = text.replace(/\r?\n$/, '')
-  if (password === '') {
-    problems.push(`${variable}=${file} is empty`)
-    return undefined
-  }
-  if ((statSync(file).mode & 0o077) !== 0) {
-    notices.push(`${variable}=${file} is readable by group or others; chmod 600 it`)
-  }
-  return new Secret(password)
 }

@@ -111,7 +111,7 @@ describe('MCP_RATELIMIT_* variables', () => {
     const loose = await loadConfig({
       env: { ...BASE, MCP_RATELIMIT_ENABLED: 'on', MCP_RATELIMIT_RATE: '1r/s', MCP_RATELIMIT_REDIS: '127.0.0.1:6379', MCP_RATELIMIT_REDIS_PASSWORD_FILE: file },
     })
-    assert.ok(loose.notices.some((n) => /MCP_RATELIMIT_REDIS_PASSWORD_FILE=.*readable by group or others/.test(n)))
+    assert.ok(loose.notices.some((n) => /MCP_RATELIMIT_REDIS_PASSWORD_FILE=.*readable by group and others \(mode 644\)/.test(n)))
   })
 
   test('an unreadable or empty password file is a start-up problem naming the variable, not the contents', async () => {
