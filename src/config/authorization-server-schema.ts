@@ -4,7 +4,7 @@ import { checkHmacKeyLength, HMAC_ALGORITHMS } from '../token/hmac.js'
 import { assignOpaqueTokens, resolveIntrospection, type ResolvedIntrospection } from '../token/introspection-config.js'
 import { readSecretFile, type Secret } from './secret-file.js'
 import { applyPreset, PRESET_NAMES, type PresetName } from '../token/presets.js'
-import { duration, list } from './units.js'
+import { duration, httpUrl, list } from './units.js'
 
 /** Asymmetric algorithms accepted by default. `none` is never accepted; HMAC only with a secret file. */
 export const DEFAULT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
@@ -101,7 +101,7 @@ export const authorizationServerSchema = z
           'configured, opaque tokens by introspection when a client is configured). Env: `MCP_AUTH_MODE`.',
       ),
     jwksFile: z.string().min(1).optional().describe('Path of a local JWKS file. Env: `MCP_JWT_KEY_FILE`.'),
-    jwksUri: z.url({ protocol: /^https?$/ }).optional().describe('JWKS URL, fetched and cached. Env: `MCP_JWKS_URI`.'),
+    jwksUri: httpUrl.optional().describe('JWKS URL, fetched and cached. Env: `MCP_JWKS_URI`.'),
     discovery: z
       .boolean()
       .optional()

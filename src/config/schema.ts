@@ -4,7 +4,7 @@ import { redisSchema } from '../state/redis-config.js'
 import { scopesSchema } from './scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
 import { isLoopbackHost } from './loopback.js'
-import { duration, list, onOff, size } from './units.js'
+import { duration, httpUrl, list, onOff, port, size } from './units.js'
 
 /**
  * MCP authorization §Canonical Server URI: absolute, no fragment; OAuth 2.1 §1.5 asks for https,
@@ -48,11 +48,7 @@ export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       host: z.string().min(1).default('0.0.0.0').describe('Address to listen on. Env: `MCP_LISTEN_HOST`.'),
-      port: z.coerce
-        .number()
-        .int()
-        .min(0)
-        .max(65535)
+      port: port
         .optional()
         .describe('Port. Default: 443 with TLS on, 80 with TLS off (as nginx-mcp-resource). Env: `MCP_LISTEN_PORT`.'),
     })
@@ -75,15 +71,13 @@ export const configSchema = z.strictObject({
       .regex(/^\//, 'must start with /')
       .optional()
       .describe('Path of the protected location (and sub-paths). Default: the canonical URI path. Env: `MCP_RESOURCE_PATH`.'),
-    metadataUri: z
-      .url({ protocol: /^https?$/ })
+    metadataUri: httpUrl
       .optional()
       .describe(
         'Absolute URL of the metadata document, sent in `resource_metadata`. Default: the RFC 9728 ' +
           'path-aware URL of the canonical URI. Env: `MCP_METADATA_URI`.',
       ),
-    documentation: z
-      .url()
+    documentation: httpUrl
       .optional()
       .describe('`resource_documentation` in the metadata. Env: `MCP_RESOURCE_DOCUMENTATION`.'),
     name: z.string().optional().describe('`resource_name` in the metadata. Env: `MCP_RESOURCE_NAME`.'),
@@ -187,11 +181,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   admin: z
     .strictObject({
-      port: z.coerce
-        .number()
-        .int()
-        .min(0)
-        .max(65535)
+      port: port
         .optional()
         .describe('Port of the admin listener (`/metrics`, `/healthz`, `/readyz`); unset: no admin listener. Env: `MCP_ADMIN_PORT`.'),
       host: z.string().min(1).default('127.0.0.1').describe('Address of the admin listener. Env: `MCP_ADMIN_HOST`.'),

@@ -130,7 +130,7 @@ export const scopesSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['required', i],
-            message: `required scope "${item}" is missing from scopes.supported`,
+            message: `required scope "${item}" is missing from the supported scopes (MCP_SCOPES_SUPPORTED, file key scopes.supported)`,
           })
         }
       })

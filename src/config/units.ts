@@ -49,3 +49,9 @@ export const onOff = z.union([z.boolean(), z.string()]).transform((value, ctx) =
 export const list = z
   .union([z.array(z.string()), z.string()])
   .transform((v) => (typeof v === 'string' ? v.split(/[\s,]+/) : v).map((s) => s.trim()).filter((s) => s !== ''))
+
+/** A TCP port; a value that is not a whole number from 0 to 65535 is named as such. */
+export const port = z.coerce.number({ message: 'expected a port number from 0 to 65535' }).int().min(0).max(65535)
+
+/** An absolute http(s) URL; the message says what was expected rather than "Invalid URL". */
+export const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an absolute http(s) URL like https://host/path' })

@@ -144,7 +144,7 @@ describe('mcp-resource-gateway check', () => {
     assert.equal(code, 1)
     const config = line(report, 'config')
     assert.equal(config.status, 'fail')
-    assert.match(config.message, /required scope "mcp:tools" is missing from scopes.supported/)
+    assert.match(config.message, /required scope "mcp:tools" is missing from the supported scopes \(MCP_SCOPES_SUPPORTED/)
   })
 
   test('a configuration error is a failed line per problem, naming the variable', async () => {

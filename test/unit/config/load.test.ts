@@ -135,7 +135,7 @@ describe('loadConfig: each startup error names its variable', () => {
     {
       name: 'MCP_REQUIRED_SCOPE not among MCP_SCOPES_SUPPORTED',
       env: { ...BASE, MCP_REQUIRED_SCOPE: 'mcp:admin', MCP_SCOPES_SUPPORTED: 'mcp:read mcp:write' },
-      problems: [['MCP_REQUIRED_SCOPE: ', 'required scope "mcp:admin" is missing from scopes.supported']],
+      problems: [['MCP_REQUIRED_SCOPE: ', 'required scope "mcp:admin" is missing from the supported scopes (MCP_SCOPES_SUPPORTED']],
     },
     {
       name: 'offline_access as a required scope',
@@ -194,7 +194,7 @@ describe('loadConfig: each startup error names its variable', () => {
     {
       name: 'port not a number',
       env: { ...BASE, MCP_LISTEN_PORT: 'http' },
-      problems: [['MCP_LISTEN_PORT: ', 'expected number']],
+      problems: [['MCP_LISTEN_PORT: ', 'expected a port number from 0 to 65535']],
     },
     {
       name: 'MCP_JWT_DISCOVERY neither on nor off',
