@@ -6,6 +6,7 @@ import {
   type DecisionEvent,
   type IntrospectionEvent,
   type JwksFetchEvent,
+  type RateLimitEvent,
   type ReloadEvent,
   type StreamEvent,
 } from './events.js'
@@ -100,6 +101,12 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     help: 'Requests refused with 429 by a rate limit.',
     registers,
   })
+  const rateLimitStoreFailures = new Counter({
+    name: 'mcp_rate_limit_store_failure_total',
+    help: 'The rate-limit store gave no verdict; by what the gateway did then (MCP_RATELIMIT_ON_ERROR).',
+    labelNames: ['outcome'],
+    registers,
+  })
   const requests = new Counter({
     name: 'mcp_requests_total',
     help: 'Requests to the MCP endpoint by decision and status code.',
@@ -182,6 +189,10 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     if ((message as StreamEvent).open) openStreams.inc()
     else openStreams.dec()
   }
+  const onRateLimit = (message: unknown) => {
+    const e = message as RateLimitEvent
+    if (e.outcome !== 'limited') rateLimitStoreFailures.inc({ outcome: e.outcome })
+  }
   const onReload = (message: unknown) => reloads.inc({ result: (message as ReloadEvent).ok ? 'applied' : 'refused' })
 
   const subscriptions = [
@@ -189,6 +200,7 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     [events.jwksFetch, onJwks],
     [events.introspection, onIntrospection],
     [events.stream, onStream],
+    [events.rateLimit, onRateLimit],
     [events.reload, onReload],
   ] as const
   for (const [channel, fn] of subscriptions) channel.subscribe(fn)

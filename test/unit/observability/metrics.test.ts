@@ -64,6 +64,10 @@ describe('createMetrics', () => {
     events.stream.publish({ open: false })
     events.reload.publish({ ok: true })
     events.reload.publish({ ok: false, problems: ['x'] })
+    const rateLimit = { policy: 'default', algorithm: 'gcra', store: 'redis', issuer: 'https://as.example', retryAfter: undefined } as const
+    events.rateLimit.publish({ ...rateLimit, outcome: 'limited', retryAfter: 3 })
+    events.rateLimit.publish({ ...rateLimit, outcome: 'store_failed_open' })
+    events.rateLimit.publish({ ...rateLimit, outcome: 'store_failed_closed' })
 
     const m = samples(await metrics.render())
     assert.equal(m.get('mcp_auth_success_total'), 3)
@@ -81,6 +85,9 @@ describe('createMetrics', () => {
     assert.equal(m.get('mcp_open_streams'), 1)
     assert.equal(m.get('mcp_config_reload_total{result="applied"}'), 1)
     assert.equal(m.get('mcp_config_reload_total{result="refused"}'), 1)
+    assert.equal(m.get('mcp_rate_limit_store_failure_total{outcome="store_failed_open"}'), 1)
+    assert.equal(m.get('mcp_rate_limit_store_failure_total{outcome="store_failed_closed"}'), 1)
+    // 429s are counted from the decision (one above), not again from the limiter's event.
     // /healthz is not an MCP call: 6 calls counted.
     assert.equal(m.get('mcp_request_duration_seconds_count{decision="allow"}'), 1)
     assert.equal(m.get('mcp_request_duration_seconds_count{decision="deny"}'), 5)
