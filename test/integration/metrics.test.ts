@@ -1,5 +1,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { chmod, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load.js'
 import { mcpCallPaths } from '../../src/observability/audit.js'
 import { configuredTools, createMetrics, metricsHandler, type GatewayMetrics } from '../../src/observability/metrics.js'
@@ -10,10 +12,12 @@ import { startRawBackend, type RawBackend } from '../support/mcp-backend.js'
 import { callTool, createOpsFixture, eventually, ISSUER, LIST_TOOLS, postStreaming, type OpsFixture } from '../support/ops-fixture.js'
 import { accessTokenClaims, mintJwt } from '../support/tokens.js'
 import { recordSecret } from '../support/log-capture.js'
+import { startAuthorizationServer, type AuthorizationServer } from '../support/authorization-server.js'
 
 /**
- * Scripted traffic through a real gateway (JWKS over HTTP, the SDK backend, the rate limiter),
- * then the exact values of /metrics on the main port and on the admin listener.
+ * Scripted traffic through a real gateway (JWKS over HTTP, the SDK backend, the rate limiter,
+ * oidc-provider's introspection), then the exact values of /metrics on the main port and on the
+ * admin listener.
  */
 
 function samples(text: string): Map<string, number> {
@@ -139,5 +143,54 @@ describe('metrics after scripted traffic', () => {
     assert.equal((await send(`${admin.url}/readyz`)).status, 200)
     assert.equal((await send(`${admin.url}/healthz`)).status, 200)
     assert.equal((await send(`${admin.url}/elsewhere`)).status, 404)
+  })
+})
+
+describe('introspection metrics against oidc-provider', () => {
+  let fx: OpsFixture
+  let as: AuthorizationServer
+  let gateway: RunningGateway
+  let metrics: GatewayMetrics
+
+  before(async () => {
+    fx = await createOpsFixture()
+    as = await startAuthorizationServer({ resources: { [fx.canonicalUri]: { scope: 'mcp:read', format: 'opaque' } } })
+    const secretFile = join(fx.dir, 'client-secret')
+    await writeFile(secretFile, 'gateway-secret\n')
+    await chmod(secretFile, 0o600)
+    const file = await fx.writeConfig({
+      authorizationServers: [
+        { issuer: as.issuer, mode: 'introspect', introspection: { endpoint: as.introspectionEndpoint, clientId: 'gateway', clientSecretFile: secretFile } },
+      ],
+      scopes: { required: ['mcp:read'] },
+    })
+    const config = await loadConfig({ argv: ['--config', file], env: {} })
+    metrics = createMetrics({ calls: mcpCallPaths(config), defaultMetrics: false })
+    gateway = await startGateway(config)
+  })
+  after(async () => {
+    metrics?.close()
+    await gateway?.close({ timeoutMs: 0 })
+    await as?.close()
+    await fx?.close()
+  })
+
+  test('one call to the AS per token, then cache hits; an unknown token is one inactive call', async () => {
+    const token = await as.clientCredentialsToken({ resource: fx.canonicalUri, scope: 'mcp:read' })
+    recordSecret(token)
+    const statuses: number[] = []
+    for (const t of [token, token, token, `unknown-${'z'.repeat(40)}`]) {
+      const res = await postStreaming(`${gateway.url}/mcp`, LIST_TOOLS, { authorization: `Bearer ${t}` })
+      await res.ended
+      statuses.push(res.status)
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 401])
+    const m = samples(await metrics.render())
+    assert.equal(m.get(`mcp_introspection_total{issuer="${as.issuer}",result="active"}`), 1)
+    assert.equal(m.get(`mcp_introspection_total{issuer="${as.issuer}",result="inactive"}`), 1)
+    assert.equal(m.get(`mcp_introspection_cache_hits_total{issuer="${as.issuer}"}`), 2)
+    assert.equal(m.get('mcp_introspection_duration_seconds_count'), 2)
+    assert.equal(m.get('mcp_auth_success_total'), 3)
+    assert.equal(m.get('mcp_auth_failure_total{reason="inactive"}'), 1)
   })
 })
