@@ -52,12 +52,15 @@ export interface GatewayErrorOptions {
   jsonRpcCode?: number
   /** The JSON-RPC id to echo in that body, when known. */
   jsonRpcId?: string | number | null
+  /** More response headers (the rate limit's `RateLimit-*`), written with the error. */
+  headers?: Readonly<Record<string, string>>
 }
 
 export class GatewayError extends Error {
   readonly retryAfter: number | undefined
   readonly jsonRpcCode: number | undefined
   readonly jsonRpcId: string | number | null | undefined
+  readonly headers: Readonly<Record<string, string>> | undefined
 
   constructor(
     readonly status: number,
@@ -71,6 +74,7 @@ export class GatewayError extends Error {
     this.retryAfter = options.retryAfter
     this.jsonRpcCode = options.jsonRpcCode
     this.jsonRpcId = options.jsonRpcId
+    this.headers = options.headers
   }
 
   /**
@@ -151,8 +155,8 @@ export class UpstreamError extends GatewayError {
 
 /** 429, counted only after authentication so a bad token is always a 401. */
 export class RateLimited extends GatewayError {
-  constructor(retryAfter: number) {
-    super(429, 'rate_limited', 'Too many requests', undefined, { retryAfter })
+  constructor(retryAfter: number, headers?: Readonly<Record<string, string>>) {
+    super(429, 'rate_limited', 'Too many requests', undefined, { retryAfter, ...(headers === undefined ? {} : { headers }) })
   }
 }
 

@@ -1,13 +1,13 @@
 import { GatewayError, RateLimited } from '../errors.js'
 
-/** 429 with the limit's headers, for a writer that sets `error.headers` (see the report on respond.ts). */
+/** 429 carrying the limit's `RateLimit-*` headers and the name of the policy that refused. */
 export class RateLimitExceeded extends RateLimited {
   constructor(
     retryAfter: number,
-    readonly headers: Readonly<Record<string, string>>,
+    headers: Readonly<Record<string, string>>,
     readonly policy: string,
   ) {
-    super(retryAfter)
+    super(retryAfter, headers)
   }
 }
 

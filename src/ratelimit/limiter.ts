@@ -11,11 +11,14 @@ import { createRedisStore } from './redis-store.js'
 import type { RateLimitSettings } from './settings.js'
 import { StoreUnavailable, type LimitCheck, type RateLimitStore } from './store.js'
 
-/** The pipeline's `admit` hook (step 7), with what the pipeline does not use yet. */
+/** The pipeline's `admit` hook (step 7). */
 export interface RateLimiter {
-  /** Resolves when every limit allows the call; throws 429 `RateLimitExceeded`, 401 or 503. */
-  (principal: Principal, call: McpCall | undefined): Promise<void>
-  /** The same decision, resolving with the headers an allowed response should carry. */
+  /**
+   * Resolves, when every limit allows the call, with the `RateLimit-*` headers the forwarded
+   * response carries; throws 429 `RateLimitExceeded` (with those headers), 401 or 503.
+   */
+  (principal: Principal, call: McpCall | undefined): Promise<Record<string, string>>
+  /** The same as calling the limiter. */
   check(principal: Principal, call: McpCall | undefined): Promise<Record<string, string>>
   readonly store: RateLimitStore
   close(): Promise<void>
@@ -77,9 +80,7 @@ export function createRateLimiter(config: Config, options: RateLimiterOptions = 
     }
   }
 
-  const admit = async (principal: Principal, call: McpCall | undefined): Promise<void> => {
-    await check(principal, call)
-  }
+  const admit = (principal: Principal, call: McpCall | undefined): Promise<Record<string, string>> => check(principal, call)
   return Object.assign(admit, { check, store, close: () => store.close() })
 }
 

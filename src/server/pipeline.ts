@@ -21,7 +21,8 @@ export interface GatewayParts {
   /** Extra routes served before the MCP path (`/metrics` when on the main port). */
   extraRoutes?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void>
   /** After authorization, before forwarding (rate limits); throws a `GatewayError` to refuse. */
-  admit?: (principal: Principal, call: McpCall | undefined) => Promise<void>
+  /** Resolves headers to add to the forwarded response (`RateLimit-*`), if any. */
+  admit?: (principal: Principal, call: McpCall | undefined) => Promise<Readonly<Record<string, string>> | void>
 }
 
 /** Per-request state carried through the steps and into the decision event. */
@@ -115,7 +116,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     }
     authorizer.authorize(exchange.principal, exchange.call)
 
-    await parts.admit?.(exchange.principal, exchange.call)
+    const admitted = await parts.admit?.(exchange.principal, exchange.call)
+    if (admitted) for (const name in admitted) res.setHeader(name, admitted[name] as string)
 
     const rewrite: ResponseRewriter | undefined = authorizer.responseRewriter(exchange.principal, exchange.call)
     exchange.upstreamStarted = performance.now()

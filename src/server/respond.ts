@@ -26,6 +26,7 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
     const scope = error instanceof InsufficientScope ? error.scope : challenge.scope401
     headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
   }
+  if (error.headers !== undefined) Object.assign(headers, error.headers)
   if (error.retryAfter !== undefined) headers['retry-after'] = error.retryAfter
   const body =
     error.jsonRpcCode === undefined

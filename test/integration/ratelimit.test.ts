@@ -104,9 +104,13 @@ describe('rate limiting in memory (one gateway)', () => {
     for (let i = 0; i < 3; i++) {
       const ok = await post(gw, `Bearer ${alice}`)
       assert.equal(ok.status, 200, ok.body)
+      // draft-ietf-httpapi-ratelimit-headers: allowed answers say how much is left.
+      assert.match(String(ok.headers['ratelimit-policy']), /q=3;w=60/)
+      assert.match(String(ok.headers['ratelimit']), new RegExp(`r=${2 - i}\\b`))
     }
     const refused = await post(gw, `Bearer ${alice}`)
     assert.equal(refused.status, 429)
+    assert.match(String(refused.headers['ratelimit']), /r=0\b/)
     const retryAfter = Number(refused.headers['retry-after'])
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${refused.headers['retry-after']}`)
     assert.deepEqual(headerLines(refused, 'www-authenticate'), [], 'a 429 is no Bearer challenge')

@@ -139,7 +139,7 @@ describe('createRateLimiter', () => {
     const batch = await refusal(admit(alice, toolCalls('delete_repo', 'echo', 'delete_repo', 'delete_repo')))
     assert.ok(batch instanceof RateLimitExceeded)
     assert.equal(batch.policy, 'tool:delete_repo')
-    assert.match(batch.headers['ratelimit-policy'] ?? '', /^"default";q=10;w=60, "tool:delete_repo";q=2;w=60$/)
+    assert.match(batch.headers?.['ratelimit-policy'] ?? '', /^"default";q=10;w=60, "tool:delete_repo";q=2;w=60$/)
 
     const headers = await admit.check(alice, toolCalls('delete_repo', 'delete_repo'))
     assert.equal(headers['x-ratelimit-remaining'], '0', 'the binding limit is the tool one')
