@@ -43,7 +43,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
 /** One gateway process: alone, or a cluster worker (no admin listener; the primary has it). */
 async function serveGateway(config: Config, argv: readonly string[]): Promise<number> {
   const worker = cluster.isWorker ? cluster.worker?.id : undefined
-  const stdout = pino.destination({ sync: false })
+  const stdout = stdoutStream(worker !== undefined)
   const logger = createLogger(config.log.level, stdout, worker === undefined ? undefined : { worker })
   const detachLogger = attachLogger(logger)
   if (worker === undefined) logNotices(logger, config.notices)
@@ -131,7 +131,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
 
 /** The cluster primary: forks the workers, serves the admin listener with their summed metrics. */
 async function servePrimary(config: Config, argv: readonly string[]): Promise<number> {
-  const stdout = pino.destination({ sync: false })
+  const stdout = stdoutStream(true)
   const logger = createLogger(config.log.level, stdout, { worker: 'primary' })
   const detachLogger = attachLogger(logger)
   logNotices(logger, config.notices)
@@ -219,6 +219,15 @@ function listenHint(error: unknown, listen: { host: string; port?: number | unde
   }
   if (e.code === 'EADDRNOTAVAIL') return `${listen.host} is not an address of this machine`
   return e.message
+}
+
+/**
+ * Buffered stdout. Processes of a cluster share one pipe: a write of at most PIPE_BUF (4096)
+ * bytes is atomic (POSIX write(2)), and sonic-boom only cuts its buffer between lines, so lines
+ * of two workers never interleave.
+ */
+function stdoutStream(shared: boolean): Stdout {
+  return pino.destination({ sync: false, ...(shared ? { maxWrite: 4096 } : {}) })
 }
 
 function flush(stdout: Stdout): Promise<void> {
