@@ -92,13 +92,15 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
 
   let running = config
   const reload = serialize(async () => {
+    // A reload during the drain would build parts that nothing closes any more.
+    if (draining) return
     const next = await readConfigForReload(argv)
-    if (next === undefined) return
+    if (next === undefined || draining) return
     warnRestartOnly(logger, running, next)
     try {
       await gateway.reload(next)
     } catch (error) {
-      events.reload.publish({ ok: false, problems: [`TLS certificate or key: ${(error as Error).message}`] })
+      events.reload.publish({ ok: false, problems: [(error as Error).message] })
       return
     }
     logger.level = next.log.level
@@ -173,8 +175,9 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   let running = config
   const reload = serialize(async () => {
     // Checked once here so an invalid file is reported once, not by every worker.
+    if (draining) return
     const next = await readConfigForReload(argv)
-    if (next === undefined) return
+    if (next === undefined || draining) return
     warnRestartOnly(logger, running, next)
     logger.level = next.log.level
     running = next
