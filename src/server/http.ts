@@ -54,13 +54,19 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   server.requestTimeout = 0
   server.keepAliveTimeout = 65_000
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.listen.port, config.listen.host, () => {
-      server.off('error', reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
+  } catch (error) {
+    // A port in use must not leave the backend pool or a Redis client keeping the process alive.
+    await closeParts(parts)
+    throw error
+  }
   void parts.verifier.warmUp?.()
 
   const address = server.address() as AddressInfo
@@ -78,7 +84,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         if (config.tls.enabled && next.tls.enabled) (server as unknown as HttpsServer).setSecureContext(secureContextOptions(next))
       } catch (error) {
         await closeParts(fresh)
-        throw new Error(`TLS certificate or key: ${(error as Error).message}`, { cause: error })
+        throw error
       }
       await fresh.verifier.warmUp?.()
       const old = parts
