@@ -1,6 +1,6 @@
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { isLoopbackHost } from '../config/loopback.js'
-import { DiscoveryError, discoverAuthorizationServer, type AuthorizationServerMetadata } from '../token/discovery.js'
+import { DiscoveryError, discoverAuthorizationServer, networkErrorCode, type AuthorizationServerMetadata } from '../token/discovery.js'
 import { inspectJwks } from './jwks-keys.js'
 import { fail, ok, warn, type CheckResult } from './result.js'
 import { checkSecretFile } from './secret-file.js'
@@ -58,17 +58,10 @@ export async function checkAuthorizationServer(
   const doFetch = options.fetch ?? fetch
   // Keeps a copy of each 200 answer, so a document with the wrong `issuer` can still be examined.
   const answers = new Map<string, Response>()
-  // discoverAuthorizationServer records only the error's name; the errno code says more.
-  const failures = new Map<string, string>()
   const recording: typeof fetch = async (input, init) => {
-    try {
-      const response = await doFetch(input, init)
-      if (response.status === 200) answers.set(String(input), response.clone())
-      return response
-    } catch (error) {
-      failures.set(String(input), describeFetchError(error))
-      throw error
-    }
+    const response = await doFetch(input, init)
+    if (response.status === 200) answers.set(String(input), response.clone())
+    return response
   }
 
   let metadata: AuthorizationServerMetadata | undefined
@@ -85,9 +78,7 @@ export async function checkAuthorizationServer(
       results.push(ok('as.metadata', `metadata found at ${last.url} (${discoveryKind(last.url)})`, subject))
       results.push(issuerMismatch(as.issuer, String(metadata?.issuer), issuerName, subject))
     } else {
-      const outcome = (a: { url: string; outcome: string }) =>
-        a.outcome.startsWith('unreachable') && failures.has(a.url) ? `unreachable (${failures.get(a.url)})` : a.outcome
-      const tried = error.attempts.map((a) => `${a.url} -> ${outcome(a)}`).join('; ')
+      const tried = error.attempts.map((a) => `${a.url} -> ${a.outcome}`).join('; ')
       results.push(
         fail(
           'as.metadata',
@@ -230,7 +221,6 @@ function judgeKeys(
 }
 
 export function describeFetchError(error: unknown): string {
-  const e = error as Error & { cause?: { code?: string } }
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out'
-  return e.cause?.code ?? e.message
+  const code = networkErrorCode(error)
+  return code === 'timeout' ? 'timed out' : code
 }

@@ -53,7 +53,7 @@ export async function discoverAuthorizationServer(
     try {
       response = await doFetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(options.timeoutMs) })
     } catch (error) {
-      attempts.push({ url, outcome: `unreachable (${(error as Error).name})` })
+      attempts.push({ url, outcome: `unreachable (${networkErrorCode(error)})` })
       continue
     }
     if (response.status !== 200) {
@@ -77,4 +77,12 @@ export async function discoverAuthorizationServer(
     return { url, metadata }
   }
   throw new DiscoveryError(`no discovery document found for ${issuer}`, attempts)
+}
+
+/** What went wrong on the wire: fetch wraps the socket error (`ECONNREFUSED`, ...) as its `cause`. */
+export function networkErrorCode(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown } }).cause
+  if (typeof cause?.code === 'string') return cause.code
+  const { name, message } = error as Error
+  return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : message || name
 }

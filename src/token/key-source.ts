@@ -2,7 +2,7 @@ import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet,
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { VerifierUnavailable } from '../errors.js'
 import { events, type JwksFetchEvent } from '../observability/events.js'
-import { discoverAuthorizationServer } from './discovery.js'
+import { DiscoveryError, discoverAuthorizationServer } from './discovery.js'
 
 export interface KeySource {
   getKey: JWTVerifyGetKey
@@ -69,7 +69,8 @@ export function createKeySource(as: ResolvedAuthorizationServer): KeySource {
       })
       .catch((error: unknown) => {
         failedAt = Date.now()
-        events.notice.publish({ level: 'warn', message: `key discovery for ${as.issuer} failed: ${(error as Error).message}` })
+        const tried = error instanceof DiscoveryError ? `; tried ${error.attempts.map((a) => `${a.url}: ${a.outcome}`).join(', ')}` : ''
+        events.notice.publish({ level: 'warn', message: `key discovery for ${as.issuer} failed: ${(error as Error).message}${tried}` })
         throw new VerifierUnavailable('Token verification keys are unavailable', error)
       })
       .finally(() => {
