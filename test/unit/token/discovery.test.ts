@@ -107,16 +107,20 @@ describe('discoverAuthorizationServer', () => {
 
   test('nothing found: every attempt listed', async () => {
     const { fetch } = tableFetch({
-      'https://example.com/.well-known/oauth-authorization-server/issuer1': new TypeError('fetch failed'),
+      // fetch wraps the socket error as its cause; the code is what an operator needs.
+      'https://example.com/.well-known/oauth-authorization-server/issuer1': new TypeError('fetch failed', {
+        cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      }),
       'https://example.com/.well-known/openid-configuration/issuer1': new Response('', { status: 500 }),
+      'https://example.com/issuer1/.well-known/openid-configuration': new DOMException('timed out', 'TimeoutError'),
     })
     await assert.rejects(discoverAuthorizationServer(ISSUER, { timeoutMs: 1000, fetch }), (error: unknown) => {
       assert.ok(error instanceof DiscoveryError)
       assert.equal(error.message, 'no discovery document found for https://example.com/issuer1')
       assert.deepEqual(error.attempts, [
-        { url: 'https://example.com/.well-known/oauth-authorization-server/issuer1', outcome: 'unreachable (TypeError)' },
+        { url: 'https://example.com/.well-known/oauth-authorization-server/issuer1', outcome: 'unreachable (ECONNREFUSED)' },
         { url: 'https://example.com/.well-known/openid-configuration/issuer1', outcome: 'HTTP 500' },
-        { url: 'https://example.com/issuer1/.well-known/openid-configuration', outcome: 'HTTP 404' },
+        { url: 'https://example.com/issuer1/.well-known/openid-configuration', outcome: 'unreachable (timeout)' },
       ])
       return true
     })
