@@ -68,11 +68,11 @@ export function summarizeProfile(profile: CpuProfile, fromUs: number, toUs: numb
     fn.set(label(f), (fn.get(label(f)) ?? 0) + us)
     const fileKey = f.url ? shortUrl(f.url, repoRoot) : f.functionName
     file.set(fileKey, (file.get(fileKey) ?? 0) + us)
-    // Inclusive time of our own code (src/): each function once per stack.
+    // Inclusive time of the gateway's own code: each function once per stack.
     const seen = new Set<string>()
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const frame = (byId.get(cur) as ProfileNode).callFrame
-      if (!frame.url.includes('/src/')) continue
+      if (!isGatewayCode(frame.url)) continue
       const key = label(frame)
       if (seen.has(key)) continue
       seen.add(key)
@@ -99,12 +99,14 @@ export function summarizeProfile(profile: CpuProfile, fromUs: number, toUs: numb
 function shortUrl(url: string, repoRoot: string): string {
   if (url === '') return ''
   const path = url.startsWith('file://') ? decodeURIComponent(new URL(url).pathname) : url
-  if (path.startsWith(repoRoot)) {
-    const rest = path.slice(repoRoot.length + 1)
-    const nm = rest.lastIndexOf('node_modules/')
-    return nm === -1 ? rest : rest.slice(nm)
-  }
-  return path
+  const nm = path.lastIndexOf('/node_modules/')
+  if (nm !== -1) return path.slice(nm + 1)
+  return path.startsWith(`${repoRoot}/`) ? path.slice(repoRoot.length + 1) : path
+}
+
+/** The gateway's own code: src/ through tsx, or the compiled dist/. */
+function isGatewayCode(url: string): boolean {
+  return !url.includes('/node_modules/') && (url.includes('/src/') || url.includes('/dist/'))
 }
 
 export function formatCosts(title: string, lines: readonly CostLine[]): string {

@@ -30,7 +30,9 @@ const USAGE = `npm run bench -- [options]
 Modes (default: throughput table):
   --workers           MCP_WORKER_PROCESSES 1 vs 2
   --memory            push many distinct tokens through the gateway and sample its RSS
-  --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile)
+  --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile);
+                      --only jwt-rs256-quiet: access log and audit trail off; --only policy:
+                      per-tool scopes and list filtering on
 
 Options:
   --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
@@ -44,7 +46,8 @@ Options:
                       REF "." copies the working tree unchanged (A/A check)
   --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows
                       always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
-                      jwt-rs256-quiet, jwt-rs256-baseline, introspection, policy, direct-1c,
+                      jwt-rs256-quiet, jwt-rs256-baseline, introspection, policy,
+                      policy-baseline, direct-1c,
                       jwt-rs256-1c)
   --tokens N          memory mode: distinct tokens (default 1000000)
   --out FILE          results file (default bench/results.json)

@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { runToEnd } from './child-process.js'
 import { join } from 'node:path'
 import { describeTools, type BenchContext } from './context.js'
 import { formatCosts, summarizeProfile, type CpuProfile } from './cpuprofile-summary.js'
@@ -7,7 +8,7 @@ import { createBenchKeys } from './keys.js'
 import { measure, type Scenario } from './measure.js'
 import { mcpRequests } from './requests.js'
 import { writeSection } from './results-file.js'
-import { baseGatewayEnv, mintTokens, startBackend, TOKEN_SET_SIZE, tryGateway } from './setup.js'
+import { baseGatewayEnv, mintTokens, POLICY_YAML, startBackend, TOKEN_SET_SIZE, tryGateway } from './setup.js'
 
 /**
  * `--profile`: the gateway under the JWT RS256 warm-cache load with `--cpu-prof` (100 µs
@@ -22,13 +23,28 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   const profDir = join(ctx.dir, 'cpuprof')
   mkdirSync(profDir)
 
+  const built = await buildForProfile(ctx)
   const backend = await startBackend()
   ctx.defer(() => backend.child.stop())
   const keys = createBenchKeys(ctx.dir)
+  // `--only jwt-rs256-quiet`: access log and audit trail off; `--only policy`: per-tool scopes and
+  // list filtering on (the throughput mode's policy file).
+  const quiet = options.only.includes('jwt-rs256-quiet')
+  const policy = options.only.includes('policy')
+  const env: Record<string, string> = { ...baseGatewayEnv(backend, keys) }
+  if (quiet) Object.assign(env, { MCP_LOG_LEVEL: 'warn', MCP_AUDIT_LOG: 'off' })
+  if (policy) {
+    const file = join(ctx.dir, 'policy.yaml')
+    writeFileSync(file, POLICY_YAML)
+    delete env.MCP_REQUIRED_SCOPE
+    env.MCP_CONFIG = file
+  }
+  const variant = quiet ? 'profileQuiet' : policy ? 'profilePolicy' : 'profile'
   const started = await tryGateway('gateway-profiled', {
-    dist: options.dist,
+    dist: built !== undefined || options.dist,
+    root: built,
     echoStderr: options.verbose,
-    env: baseGatewayEnv(backend, keys),
+    env,
     nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100'],
   })
   if (!started.ok) throw new Error(`the gateway did not start: ${started.reason}`)
@@ -36,7 +52,7 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   ctx.defer(() => gateway.child.stop())
   const scenario: Scenario = {
     id: 'jwt-rs256',
-    label: 'gateway JWT RS256 (profiled)',
+    label: `gateway JWT RS256${quiet ? ', logs+audit off' : policy ? ', per-tool policy' : ''} (profiled)`,
     kind: 'throughput',
     connections: options.connections,
     origin: gateway.url,
@@ -54,7 +70,7 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   const text = readFileSync(join(profDir, file), 'utf8')
   const kept = join(outDir, `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`)
   await import('node:fs/promises').then((fs) => fs.writeFile(kept, text))
-  const summary = summarizeProfile(JSON.parse(text) as CpuProfile, from, to, REPO_ROOT)
+  const summary = summarizeProfile(JSON.parse(text) as CpuProfile, from, to, built ?? REPO_ROOT)
 
   console.log(
     `\nprofiled run: ${run.requestsPerSecond.toFixed(0)} req/s, ${run.targetCpuUs.toFixed(0)} µs gateway CPU/req ` +
@@ -64,5 +80,34 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   console.log(`\n${formatCosts('Self time by file', summary.selfByFile)}`)
   console.log(`\n${formatCosts('Inclusive time, gateway code (src/)', summary.inclusiveGateway)}`)
   console.log(`\nprofile kept at ${kept}`)
-  writeSection(options.out, 'profile', { finishedAt: new Date().toISOString(), machine: ctx.machine, run, profile: kept, summary })
+  writeSection(options.out, variant, { finishedAt: new Date().toISOString(), machine: ctx.machine, run, profile: kept, summary })
+}
+
+/**
+ * Compiles the working tree's src/ with tsc into a temp copy (node_modules linked), so profile
+ * lines are real `dist/*.js` lines (which map 1:1 to functions in src/*.ts) instead of tsx's
+ * transformed modules. Falls back to tsx when the tree does not compile.
+ */
+async function buildForProfile(ctx: BenchContext): Promise<string | undefined> {
+  const root = join(ctx.dir, 'profile-build')
+  mkdirSync(root)
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
+  copyFileSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'))
+  try {
+    await runToEnd(process.execPath, [
+      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(REPO_ROOT, 'tsconfig.build.json'),
+      '--outDir',
+      join(root, 'dist'),
+      '--declaration',
+      'false',
+      '--declarationMap',
+      'false',
+    ])
+    return root
+  } catch (error) {
+    ctx.log(`profile: tsc failed, profiling through tsx instead (line numbers will be off): ${(error as Error).message.slice(0, 300)}`)
+    return undefined
+  }
 }

@@ -105,8 +105,9 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     })
   }
 
+  const baselineRoot = options.baseline === undefined ? undefined : createBaselineTree(options.baseline, ctx.dir)
   if (options.baseline !== undefined) {
-    const root = createBaselineTree(options.baseline, ctx.dir)
+    const root = baselineRoot
     const base = await tryGateway('gateway-baseline', { ...launch, env, root })
     if (!base.ok) throw new Error(`the baseline gateway (${options.baseline}) did not start: ${base.reason}`)
     ctx.defer(() => base.value.child.stop())
@@ -155,6 +156,21 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
       requests: mcpRequests(pTokens),
       note: probe.enforced ? undefined : `config accepted but NOT enforced (${probe.detail}); the row measures plain JWT`,
     })
+    if (baselineRoot !== undefined) {
+      const base = await tryGateway('gateway-policy-baseline', { ...launch, env: { ...policyEnv, MCP_CONFIG: policyFile }, root: baselineRoot })
+      if (!base.ok) throw new Error(`the baseline policy gateway (${options.baseline}) did not start: ${base.reason}`)
+      ctx.defer(() => base.value.child.stop())
+      scenarios.push({
+        id: 'policy-baseline',
+        label: `gateway RS256 + policy @${options.baseline}`,
+        kind: 'throughput',
+        connections: thr,
+        origin: base.value.url,
+        targetPid: base.value.child.pid,
+        requests: mcpRequests(mintTokens(keys.rs256, `${base.value.url}/mcp`, TOKEN_SET_SIZE)),
+        note: `src/proxy/forward.ts, src/proxy/headers.ts, src/token/verified-cache.ts as of ${options.baseline}`,
+      })
+    }
   } else {
     skipped.push({ id: 'policy', label: 'gateway per-tool scopes + list filter', reason: `config refused: ${policy.reason}` })
   }
@@ -195,8 +211,13 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}; ${describeTools(ctx)}; ` +
       `${options.rounds} rounds × ${options.duration} s, ${options.connections} connections`,
   )
-  const baselineVs = options.baseline === undefined ? undefined : compareBaseline(runs)
-  if (baselineVs !== undefined) console.log(`\n${baselineVs.text}`)
+  const baselineVs =
+    options.baseline === undefined
+      ? []
+      : [compareBaseline(runs, 'jwt-rs256', 'JWT RS256'), compareBaseline(runs, 'policy', 'per-tool policy')].filter(
+          (c): c is NonNullable<typeof c> => c !== undefined,
+        )
+  for (const c of baselineVs) console.log(`\n${c.text}`)
   if (introspectionCalls !== undefined) console.log(`introspection endpoint calls during the whole run: ${introspectionCalls()}`)
 
   writeSection(options.out, 'throughput', {
@@ -217,16 +238,20 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     skipped,
     targets: checks,
     introspectionCalls: introspectionCalls?.() ?? null,
-    baseline: baselineVs === undefined ? null : { ref: options.baseline, ...baselineVs.figures },
+    baseline: options.baseline === undefined ? null : { ref: options.baseline, comparisons: baselineVs.map((c) => c.figures) },
     table,
   })
   console.log(`\nwrote ${options.out}`)
 }
 
 /** The working tree against `--baseline`, round by round (same round = same machine moment). */
-function compareBaseline(runs: ReadonlyMap<string, readonly RunRecord[]>): { text: string; figures: Record<string, unknown> } | undefined {
-  const now = runs.get('jwt-rs256') ?? []
-  const before = runs.get('jwt-rs256-baseline') ?? []
+function compareBaseline(
+  runs: ReadonlyMap<string, readonly RunRecord[]>,
+  id: string,
+  label: string,
+): { text: string; figures: Record<string, unknown> } | undefined {
+  const now = runs.get(id) ?? []
+  const before = runs.get(`${id}-baseline`) ?? []
   const pairs = now
     .map((r) => ({ r, b: before.find((x) => x.round === r.round) }))
     .filter((p): p is { r: RunRecord; b: RunRecord } => p.b !== undefined)
@@ -234,6 +259,7 @@ function compareBaseline(runs: ReadonlyMap<string, readonly RunRecord[]>): { tex
   const cpu = pairs.map((p) => p.r.targetCpuUs / p.b.targetCpuUs)
   const rps = pairs.map((p) => p.r.requestsPerSecond / p.b.requestsPerSecond)
   const figures = {
+    scenario: id,
     cpuRatioMedian: round(median(cpu), 3),
     cpuRatioPerRound: cpu.map((x) => round(x, 3)),
     rpsRatioMedian: round(median(rps), 3),
@@ -242,7 +268,7 @@ function compareBaseline(runs: ReadonlyMap<string, readonly RunRecord[]>): { tex
     cpuUsBaseline: round(median(pairs.map((p) => p.b.targetCpuUs)), 1),
   }
   const text =
-    `working tree vs baseline (JWT RS256, ${pairs.length} paired rounds): gateway CPU/req ${figures.cpuUsNow} vs ${figures.cpuUsBaseline} µs, ` +
+    `working tree vs baseline (${label}, ${pairs.length} paired rounds): gateway CPU/req ${figures.cpuUsNow} vs ${figures.cpuUsBaseline} µs, ` +
     `ratio ${figures.cpuRatioMedian} (per round ${figures.cpuRatioPerRound.join(', ')}); req/s ratio ${figures.rpsRatioMedian} ` +
     `(per round ${figures.rpsRatioPerRound.join(', ')})`
   return { text, figures }

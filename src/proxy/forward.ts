@@ -112,6 +112,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   #sink: Writable | undefined
   #resume: (() => void) | undefined
   #status = 0
+  /** Response headers set on `res` but not yet written (a rewritten JSON body, see `drainInto`). */
+  #staged = false
   #clientGone = false
   #settled = false
 
@@ -154,8 +156,20 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       throw new Error('the backend encoded a response that must be filtered')
     }
     if (transform !== undefined) delete upstream.headers['content-length']
+    const streaming = upstream.contentType?.startsWith('text/event-stream') === true
+    if (transform !== undefined && !streaming) {
+      // A rewritten JSON body: headers are staged, not written, so that `res.end(body)` can send
+      // them with a Content-Length and the body in one write (a pipe would write the body chunked,
+      // then the terminating chunk in a second write on the next tick).
+      res.statusCode = statusCode
+      for (const name in upstream.headers) res.setHeader(name, upstream.headers[name] as string | string[])
+      this.#staged = true
+      this.#sink = transform
+      drainInto(transform, res, (error) => this.#abort?.(error))
+      return true
+    }
     res.writeHead(statusCode, upstream.headers)
-    if (upstream.contentType?.startsWith('text/event-stream') === true) {
+    if (streaming) {
       // Headers go out now: a client waits for them before the first event arrives.
       res.flushHeaders()
       trackStream(res)
@@ -188,7 +202,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     if (this.#sink !== undefined && this.#sink !== this.#res) this.#sink.destroy()
-    if (this.#res.headersSent) {
+    if (this.#res.headersSent || this.#staged) {
       this.#res.destroy()
       this.#finish()
       return
@@ -218,6 +232,34 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#res.off('close', this.#onClientClose)
     this.#sink?.off('drain', this.#onDrain)
   }
+}
+
+/**
+ * Moves a rewriter's output to the response, holding back the latest chunk so that the last one
+ * goes out as `res.end(chunk)`: for a body rewritten in one piece, Node then writes status line,
+ * headers with Content-Length, and body at once. Backpressure: the rewriter pauses while the
+ * client's socket drains.
+ */
+function drainInto(source: Duplex, res: ServerResponse, onError: (error: Error) => void): void {
+  let held: Buffer | undefined
+  source.on('data', (chunk: Buffer) => {
+    const previous = held
+    held = chunk
+    if (previous !== undefined && !res.write(previous)) {
+      source.pause()
+      res.once('drain', () => source.resume())
+    }
+  })
+  source.once('end', () => {
+    const last = held
+    held = undefined
+    if (last === undefined) res.end()
+    else res.end(last)
+  })
+  source.once('error', (error) => {
+    res.destroy(error)
+    onError(error)
+  })
 }
 
 function trackStream(res: ServerResponse): void {
