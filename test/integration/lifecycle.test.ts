@@ -1,7 +1,10 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
 import { spawnServe, type CliProcess } from '../support/cli-process.js'
-import { callTool, createOpsFixture, eventually, LIST_TOOLS, postStreaming, type OpsFixture } from '../support/ops-fixture.js'
+import { recordSecret } from '../support/log-capture.js'
+import { callTool, createOpsFixture, eventually, ISSUER, LIST_TOOLS, postStreaming, type OpsFixture } from '../support/ops-fixture.js'
+import { accessTokenClaims, createTestKeys, mintJwt } from '../support/tokens.js'
 
 /**
  * The real CLI in a child process: SIGHUP reloads the configuration file (a changed scope rule
@@ -85,6 +88,31 @@ describe('SIGHUP reload', () => {
     const stillUp = await postStreaming(mcpUrl(), callTool('echo', { text: 'up' }), { authorization: `Bearer ${token}` })
     await stillUp.ended
     assert.equal(stillUp.status, 200)
+  })
+
+  test('keys are reloaded: a rotated JWKS file is read again on SIGHUP', async () => {
+    const rotated = await createTestKeys()
+    const newKeyToken = await mintJwt({
+      key: rotated.rsa,
+      claims: accessTokenClaims({ issuer: ISSUER, audience: fx.canonicalUri, scope: 'mcp:read' }),
+    })
+    recordSecret(newKeyToken)
+    const echo = callTool('echo', { text: 'rotated' })
+    const before = await postStreaming(mcpUrl(), echo, { authorization: `Bearer ${newKeyToken}` })
+    await before.ended
+    assert.equal(before.status, 401)
+
+    await writeFile(fx.jwksFile, JSON.stringify({ keys: [...fx.keys.jwks.keys, ...rotated.jwks.keys] }))
+    await fx.writeConfig({ scopes: { required: ['mcp:read'], methods: { 'tools/list': ['mcp:admin'] } }, audit: { file: 'off' } })
+    const already = gw.lines.length
+    gw.signal('SIGHUP')
+    await gw.waitForLine((l) => gw.lines.indexOf(l) >= already && l.msg === 'configuration reloaded', 'the reload')
+    const after = await postStreaming(mcpUrl(), echo, { authorization: `Bearer ${newKeyToken}` })
+    await after.ended
+    assert.equal(after.status, 200)
+    const old = await postStreaming(mcpUrl(), echo, { authorization: `Bearer ${token}` })
+    await old.ended
+    assert.equal(old.status, 200, 'tokens of the old key still pass while it is in the file')
   })
 
   test('SIGTERM after reloads exits 0', async () => {
