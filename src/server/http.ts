@@ -84,7 +84,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
         if (config.tls.enabled && next.tls.enabled) (server as unknown as HttpsServer).setSecureContext(secureContextOptions(next))
       } catch (error) {
         await closeParts(fresh)
-        throw error
+        throw new Error(`TLS certificate or key: ${(error as Error).message}`, { cause: error })
       }
       await fresh.verifier.warmUp?.()
       const old = parts
