@@ -1,5 +1,8 @@
 // Node 20's `--test` does not expand globs, so the test files are listed here and handed over
 // explicitly. Extra arguments narrow the run: `node scripts/run-tests.mjs unit` runs test/unit only.
+// Every test process preloads test/support/log-capture.ts: it logs each in-process gateway at
+// trace level and records every credential the tests send, for the secret scan that runs last
+// (test/integration/zz-log-scan.test.ts).
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
@@ -22,7 +25,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  ['--import', 'tsx', '--import', './test/support/log-capture.ts', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
   { stdio: 'inherit' },
 )
 process.exit(result.status ?? 1)
