@@ -4,7 +4,6 @@ import { InvalidToken } from '../errors.js'
 import { createMemoryStore } from '../state/memory-store.js'
 import { createRedisStore } from '../state/redis-store.js'
 import type { StateStore } from '../state/store.js'
-import { createHmacJwtVerifier } from './hmac.js'
 import { createIntrospectionVerifier } from './introspection.js'
 import { createJwtVerifier } from './jwt.js'
 import type { Principal, TokenVerifier } from './principal.js'
@@ -37,10 +36,8 @@ export function createVerifier(config: Config): TokenVerifier {
   for (const as of config.authorizationServers) {
     if (as.verifiesJwt) {
       // One verifier (one key set, one JWKS fetcher) for every issuer string of this server.
-      const signed = as.hmacSecret === undefined ? withIssuerPolicy(createJwtVerifier(as, { canonicalUri }), as) : undefined
-      for (const expectedIssuer of as.acceptedIssuers) {
-        jwt.set(expectedIssuer, signed ?? withIssuerPolicy(createHmacJwtVerifier(as, { canonicalUri, expectedIssuer }), as))
-      }
+      const verifier = withIssuerPolicy(createJwtVerifier(as, { canonicalUri }), as)
+      for (const iss of as.acceptedIssuers) jwt.set(iss, verifier)
     }
     if (as.introspection !== undefined) {
       let store = shared

@@ -3,6 +3,7 @@ import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { VerifierUnavailable } from '../errors.js'
 import { events, type JwksFetchEvent } from '../observability/events.js'
 import { DiscoveryError, discoverAuthorizationServer } from './discovery.js'
+import { createHmacKeySource } from './hmac.js'
 
 export interface KeySource {
   getKey: JWTVerifyGetKey
@@ -27,6 +28,7 @@ const FETCH_FAILURES = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOS
  * concurrent refetches into one request. A failed fetch is not retried for `RETRY_AFTER_FAILURE_MS`.
  */
 export function createKeySource(as: ResolvedAuthorizationServer): KeySource {
+  if (as.hmacSecret !== undefined) return createHmacKeySource(as.hmacSecret)
   if (as.jwks !== undefined) {
     const local = createLocalJWKSet(as.jwks)
     return { getKey: local, warmUp: async () => true, ready: () => true }
