@@ -1,0 +1,42 @@
+/**
+ * mcp-resource-gateway as a library: the gateway's own core, for Node programs that embed it.
+ * Every line here is a decision to make something public; internals stay unreachable.
+ *
+ * @example
+ * import { loadConfig, startGateway } from 'mcp-resource-gateway'
+ * const gateway = await startGateway(await loadConfig({ env: process.env }))
+ */
+
+// Configuration: file -> environment -> flags, validated, every problem named.
+export { loadConfig, type Config, type LoadConfigOptions } from './config/load.js'
+
+// The gateway: a node:http handler, or a listening server with reload and graceful close.
+export { startGateway, type RunningGateway, type StartOptions } from './server/http.js'
+export { createGatewayHandler, type GatewayParts } from './server/pipeline.js'
+export { createMcpAuthorizer, type McpAuthorizer, type McpCall } from './server/mcp-authorizer.js'
+
+// The pure decisions, usable on their own.
+export { extractBearerToken } from './token/bearer.js'
+export { createVerifier } from './token/create-verifier.js'
+export type { Principal, TokenVerifier } from './token/principal.js'
+export { buildChallenge } from './metadata/challenge.js'
+export { buildProtectedResourceMetadata, protectedResourceMetadataUrl } from './metadata/protected-resource.js'
+
+// Errors, mapped to RFC 6750 codes and HTTP statuses.
+export {
+  BadRequest,
+  ConfigError,
+  ForbiddenOrigin,
+  GatewayError,
+  InsufficientScope,
+  InvalidRequest,
+  InvalidToken,
+  MissingCredentials,
+  RateLimited,
+  UpstreamError,
+  VerifierUnavailable,
+  type FailureReason,
+} from './errors.js'
+
+// Observability: subscribe to decisions without a logger dependency.
+export { events, type DecisionEvent } from './observability/events.js'
