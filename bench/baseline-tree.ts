@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO_ROOT } from './gateway-process.js'
 
@@ -12,6 +12,12 @@ export const HOT_PATH_FILES = ['src/proxy/forward.ts', 'src/proxy/headers.ts', '
  * else (other work in progress included). Reads git only (`git show`); writes only under `dir`.
  */
 export function createBaselineTree(ref: string, dir: string): string {
+  // A directory: a prepared copy of the repository (an experiment on files the benchmark does not
+  // own, made outside the working tree); only node_modules is linked in if missing.
+  if (ref.startsWith('/') && existsSync(join(ref, 'src/cli/main.ts'))) {
+    if (!existsSync(join(ref, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(ref, 'node_modules'), 'dir')
+    return ref
+  }
   const root = join(dir, 'baseline')
   mkdirSync(root, { recursive: true })
   cpSync(join(REPO_ROOT, 'src'), join(root, 'src'), { recursive: true })

@@ -112,14 +112,22 @@ export function spawnChild(name: string, command: string, args: readonly string[
 
 /** Runs a process to completion and returns its stdout (rejects on a non-zero exit). */
 export async function runToEnd(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<string> {
+  return (await runToEndWithStderr(command, args, options)).stdout
+}
+
+/** Like `runToEnd`, with stderr too. */
+export async function runToEndWithStderr(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<{ stdout: string; stderr: string }> {
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
   const out: Buffer[] = []
   const err: Buffer[] = []
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
   child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
   const [code] = (await once(child, 'exit')) as [number | null]
-  if (code !== 0) {
-    throw new Error(`${command} exited with ${String(code)}: ${Buffer.concat(err).toString('utf8').slice(-2000)}`)
-  }
-  return Buffer.concat(out).toString('utf8')
+  const stderr = Buffer.concat(err).toString('utf8')
+  if (code !== 0) throw new Error(`${command} exited with ${String(code)}: ${stderr.slice(-2000)}`)
+  return { stdout: Buffer.concat(out).toString('utf8'), stderr }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { Pool } from 'undici'
 import { describeTools, type BenchContext } from './context.js'
@@ -43,9 +44,14 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
   const pid = gateway.child.pid
   const cacheSize = readCacheSize()
 
+  // Worker threads do not inherit tsx's loader hooks: the worker loads the TypeScript file
+  // through tsx's API itself.
+  const workerFile = pathToFileURL(join(import.meta.dirname, 'mint-worker.ts')).href
+  const bootstrap = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(workerFile)}, ${JSON.stringify(import.meta.url)}))`
   const workers = [0, 1].map(
     (i) =>
-      new Worker(join(import.meta.dirname, 'mint-worker.ts'), {
+      new Worker(bootstrap, {
+        eval: true,
         workerData: { privatePem: keys.rs256.privatePem, kid: keys.rs256.kid, issuer: ISSUER, audience, scope: TOKEN_SCOPE, prefix: `m${i}` },
       }),
   )
@@ -125,16 +131,21 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
   samples.push({ tokens: sent, seconds: (performance.now() - t0) / 1000, rssMiB: rssBytes(pid) / 2 ** 20 })
 
   const at = (n: number) => samples.find((s) => s.tokens >= n)
-  const afterFull = samples.filter((s) => s.tokens >= 2 * cacheSize.entries)
   const peak = Math.max(...samples.map((s) => s.rssMiB))
-  const plateauStart = afterFull[0]
   const final = samples[samples.length - 1] as Sample
-  const maxAfterFull = afterFull.length === 0 ? Number.NaN : Math.max(...afterFull.map((s) => s.rssMiB))
   const checkpoints = [cacheSize.entries, 2 * cacheSize.entries, 100_000, 250_000, 500_000, 750_000, total]
     .filter((n, i, a) => n <= total && a.indexOf(n) === i)
     .map((n) => ({ tokens: n, rssMiB: round(at(n)?.rssMiB ?? final.rssMiB) }))
   const ok = statuses.get(200) ?? 0
-  const bounded = plateauStart !== undefined && maxAfterFull - plateauStart.rssMiB < Math.max(32, 0.25 * plateauStart.rssMiB)
+  // Bounded = no trend once the cache is full: V8 grows and shrinks its heap under allocation
+  // pressure, so single samples swing by tens of MiB; a leak shows as the later half sitting
+  // higher than the earlier half (100 bytes kept per token would be +50 MiB over 500k tokens).
+  const afterFull = samples.filter((s) => s.tokens >= 2 * cacheSize.entries)
+  const mid = afterFull.length >> 1
+  const earlyMedian = medianOf(afterFull.slice(0, mid).map((s) => s.rssMiB))
+  const lateMedian = medianOf(afterFull.slice(mid).map((s) => s.rssMiB))
+  const slope = slopePer100k(afterFull)
+  const bounded = afterFull.length >= 4 && lateMedian - earlyMedian < Math.max(16, 0.1 * earlyMedian)
 
   console.log(`\nMemory: ${sent} distinct RS256 tokens through the gateway in ${seconds.toFixed(0)} s (${(sent / seconds).toFixed(0)} tokens/s, every one a cold verify)`)
   console.log(`statuses: ${[...statuses].map(([s, n]) => `${s}: ${n}`).join(', ')}`)
@@ -142,8 +153,9 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
   console.log(`gateway RSS: idle ${round(idleRss / 2 ** 20)} MiB, peak ${round(peak)} MiB, final ${round(final.rssMiB)} MiB`)
   for (const c of checkpoints) console.log(`  after ${String(c.tokens).padStart(8)} tokens: ${c.rssMiB} MiB`)
   console.log(
-    `growth after the cache was full twice over (${2 * cacheSize.entries} tokens): ${round(maxAfterFull - (plateauStart?.rssMiB ?? Number.NaN))} MiB -> ` +
-      `${bounded ? 'bounded' : 'NOT bounded'}`,
+    `once the cache was full twice over (${2 * cacheSize.entries} tokens): median RSS ${round(earlyMedian)} MiB in the first half, ` +
+      `${round(lateMedian)} MiB in the second; trend ${round(slope)} MiB per 100k tokens -> ` +
+      `${afterFull.length < 4 ? 'too few samples to judge (push more tokens)' : bounded ? 'bounded' : 'NOT bounded'}`,
   )
   console.log(`gateway CPU per cold request (verify + proxy): ${((gatewayCpu * 1e6) / Math.max(1, sent)).toFixed(0)} µs`)
 
@@ -161,6 +173,9 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
     peakRssMiB: round(peak),
     finalRssMiB: round(final.rssMiB),
     checkpoints,
+    afterFullEarlyMedianMiB: round(earlyMedian),
+    afterFullLateMedianMiB: round(lateMedian),
+    trendMiBPer100kTokens: round(slope),
     bounded,
     samples: samples.map((s) => ({ tokens: s.tokens, seconds: round(s.seconds), rssMiB: round(s.rssMiB) })),
   })
@@ -178,6 +193,28 @@ function readCacheSize(): { entries: number; source: string } {
     // Fall through.
   }
   return { entries: 10_000, source: 'assumed: DEFAULT_CACHE_SIZE not found in src/token/create-verifier.ts' }
+}
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const m = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[m] as number) : ((sorted[m - 1] as number) + (sorted[m] as number)) / 2
+}
+
+/** Least-squares slope of RSS against tokens pushed, in MiB per 100k tokens. */
+function slopePer100k(samples: readonly Sample[]): number {
+  const n = samples.length
+  if (n < 2) return Number.NaN
+  const mx = samples.reduce((a, s) => a + s.tokens, 0) / n
+  const my = samples.reduce((a, s) => a + s.rssMiB, 0) / n
+  let num = 0
+  let den = 0
+  for (const s of samples) {
+    num += (s.tokens - mx) * (s.rssMiB - my)
+    den += (s.tokens - mx) ** 2
+  }
+  return den === 0 ? Number.NaN : (num / den) * 100_000
 }
 
 function round(n: number): number {

@@ -32,7 +32,7 @@ Modes (default: throughput table):
   --memory            push many distinct tokens through the gateway and sample its RSS
   --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile);
                       --only jwt-rs256-quiet: access log and audit trail off; --only policy:
-                      per-tool scopes and list filtering on
+                      per-tool scopes and list filtering on; --only introspection: opaque tokens
 
 Options:
   --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
@@ -43,7 +43,8 @@ Options:
   --dist              run dist/cli/main.js (npm run build) instead of src through tsx
   --baseline REF      add a gateway whose src/proxy/forward.ts, src/proxy/headers.ts and
                       src/token/verified-cache.ts come from git REF (before/after, same run);
-                      REF "." copies the working tree unchanged (A/A check)
+                      REF "." copies the working tree unchanged (A/A check); an absolute
+                      path runs that prepared copy of the repository instead
   --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows
                       always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
                       jwt-rs256-quiet, jwt-rs256-baseline, introspection, policy,

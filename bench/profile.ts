@@ -3,12 +3,20 @@ import { runToEnd } from './child-process.js'
 import { join } from 'node:path'
 import { describeTools, type BenchContext } from './context.js'
 import { formatCosts, summarizeProfile, type CpuProfile } from './cpuprofile-summary.js'
-import { REPO_ROOT } from './gateway-process.js'
+import { REPO_ROOT, type GatewayProcess } from './gateway-process.js'
 import { createBenchKeys } from './keys.js'
 import { measure, type Scenario } from './measure.js'
 import { mcpRequests } from './requests.js'
 import { writeSection } from './results-file.js'
-import { baseGatewayEnv, mintTokens, POLICY_YAML, startBackend, TOKEN_SET_SIZE, tryGateway } from './setup.js'
+import {
+  baseGatewayEnv,
+  mintTokens,
+  POLICY_YAML,
+  startBackend,
+  startIntrospectionGateway,
+  TOKEN_SET_SIZE,
+  tryGateway,
+} from './setup.js'
 
 /**
  * `--profile`: the gateway under the JWT RS256 warm-cache load with `--cpu-prof` (100 µs
@@ -28,9 +36,11 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   ctx.defer(() => backend.child.stop())
   const keys = createBenchKeys(ctx.dir)
   // `--only jwt-rs256-quiet`: access log and audit trail off; `--only policy`: per-tool scopes and
-  // list filtering on (the throughput mode's policy file).
+  // list filtering on (the throughput mode's policy file); `--only introspection`: opaque tokens
+  // through the local introspection endpoint, warm cache.
   const quiet = options.only.includes('jwt-rs256-quiet')
   const policy = options.only.includes('policy')
+  const introspection = options.only.includes('introspection')
   const env: Record<string, string> = { ...baseGatewayEnv(backend, keys) }
   if (quiet) Object.assign(env, { MCP_LOG_LEVEL: 'warn', MCP_AUDIT_LOG: 'off' })
   if (policy) {
@@ -39,25 +49,37 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
     delete env.MCP_REQUIRED_SCOPE
     env.MCP_CONFIG = file
   }
-  const variant = quiet ? 'profileQuiet' : policy ? 'profilePolicy' : 'profile'
-  const started = await tryGateway('gateway-profiled', {
+  const variant = quiet ? 'profileQuiet' : policy ? 'profilePolicy' : introspection ? 'profileIntrospection' : 'profile'
+  const launch = {
     dist: built !== undefined || options.dist,
     root: built,
     echoStderr: options.verbose,
-    env,
     nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100'],
-  })
-  if (!started.ok) throw new Error(`the gateway did not start: ${started.reason}`)
-  const gateway = started.value
+  }
+  let gateway: GatewayProcess
+  let tokens: string[]
+  if (introspection) {
+    const started = await startIntrospectionGateway(backend, ctx.dir, launch)
+    if (!started.ok) throw new Error(`the introspection gateway did not start: ${started.reason}`)
+    const { server } = started.value
+    ctx.defer(() => server.close())
+    gateway = started.value.gateway
+    tokens = started.value.tokens
+  } else {
+    const started = await tryGateway('gateway-profiled', { ...launch, env })
+    if (!started.ok) throw new Error(`the gateway did not start: ${started.reason}`)
+    gateway = started.value
+    tokens = mintTokens(keys.rs256, `${gateway.url}/mcp`, TOKEN_SET_SIZE)
+  }
   ctx.defer(() => gateway.child.stop())
   const scenario: Scenario = {
-    id: 'jwt-rs256',
-    label: `gateway JWT RS256${quiet ? ', logs+audit off' : policy ? ', per-tool policy' : ''} (profiled)`,
+    id: variant,
+    label: `gateway ${introspection ? 'introspection' : 'JWT RS256'}${quiet ? ', logs+audit off' : policy ? ', per-tool policy' : ''} (profiled)`,
     kind: 'throughput',
     connections: options.connections,
     origin: gateway.url,
     targetPid: gateway.child.pid,
-    requests: mcpRequests(mintTokens(keys.rs256, `${gateway.url}/mcp`, TOKEN_SET_SIZE)),
+    requests: mcpRequests(tokens),
   }
   await measure(scenario, backend.child.pid, ctx.generator, ctx.dir, 2, 0)
   const from = Number(process.hrtime.bigint() / 1000n)

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runToEnd } from '../child-process.js'
+import { runToEndWithStderr } from '../child-process.js'
 import { clockTicks } from '../proc-stats.js'
 import type { LoadResult, LoadSpec } from './load-spec.js'
 
@@ -17,7 +17,7 @@ export async function runWrk(wrkPath: string, spec: LoadSpec, dir: string): Prom
   writeFileSync(script, luaScript(spec))
   const threads = Math.min(spec.connections, 2)
   const shell = 'wrk="$1"; shift; "$wrk" "$@"; code=$?; cat /proc/$$/stat; exit $code'
-  const out = await runToEnd('sh', [
+  const { stdout: out, stderr } = await runToEndWithStderr('sh', [
     '-c',
     shell,
     'sh',
@@ -33,7 +33,10 @@ export async function runWrk(wrkPath: string, spec: LoadSpec, dir: string): Prom
   ])
   const lines = out.trim().split('\n')
   const resultLine = lines.find((l) => l.startsWith('{"bench":'))
-  if (resultLine === undefined) throw new Error(`wrk printed no result:\n${out.slice(-2000)}`)
+  // wrk reports a broken script on stderr and then runs plain GETs anyway: never accept that.
+  if (resultLine === undefined || stderr.trim() !== '') {
+    throw new Error(`wrk did not run the generated script:\n${stderr.slice(-2000)}\n${out.slice(-2000)}`)
+  }
   const r = JSON.parse(resultLine) as {
     requests: number
     durationUs: number
@@ -69,7 +72,7 @@ function luaLongString(text: string): string {
 function luaScript(spec: LoadSpec): string {
   const entries = spec.requests.map((r) => {
     const headers = Object.entries(r.headers)
-      .map(([k, v]) => `[${luaLongString(k)}] = ${luaLongString(v)}`)
+      .map(([k, v]) => `[ ${luaLongString(k)} ] = ${luaLongString(v)}`)
       .join(', ')
     return `  { ${luaLongString(r.method)}, ${luaLongString(r.path)}, { ${headers} }, ${luaLongString(r.body)} },`
   })
