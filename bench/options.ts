@@ -36,8 +36,8 @@ Modes (default: throughput table):
 
 Options:
   --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
-  --duration S        seconds per run (default 5)
-  --rounds N          rounds (default 3)
+  --duration S        seconds per run (default 3)
+  --rounds N          rounds (default 5; more, shorter rounds resist drift better)
   --connections N     connections of throughput runs (default 64)
   --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
   --dist              run dist/cli/main.js (npm run build) instead of src through tsx
@@ -90,8 +90,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   return {
     mode: modes[0] ?? 'throughput',
     quick,
-    duration: positive('--duration', values.duration, quick ? 2 : 5),
-    rounds: positive('--rounds', values.rounds, quick ? 2 : 3),
+    duration: positive('--duration', values.duration, quick ? 2 : 3),
+    rounds: positive('--rounds', values.rounds, quick ? 2 : 5),
     connections: positive('--connections', values.connections, 64),
     loadgen,
     dist: values.dist,
