@@ -162,3 +162,24 @@ describe('logNotices', () => {
     ])
   })
 })
+
+describe('access lines follow the logger level, also after a reload changes it', () => {
+  test('none at warn; one once the level is info; fields unredacted but fixed', () => {
+    const lines: string[] = []
+    const logger = createLogger('warn', { write: (s: string) => void lines.push(s) } as unknown as NodeJS.WritableStream)
+    const detach = attachLogger(logger)
+    try {
+      const e = { requestId: 'r1', time: 0, httpMethod: 'POST', path: '/mcp', status: 200, durationMs: 1, decision: 'allow' }
+      events.decision.publish(e)
+      assert.equal(lines.length, 0)
+      logger.level = 'info'
+      events.decision.publish({ ...e, requestId: 'r2', subject: 'alice' })
+      assert.equal(lines.length, 1)
+      const line = JSON.parse(lines[0] as string) as Record<string, unknown>
+      assert.deepEqual([line.requestId, line.sub, line.msg], ['r2', 'alice', 'request'])
+      assert.equal('authorization' in line, false)
+    } finally {
+      detach()
+    }
+  })
+})
