@@ -1,10 +1,10 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listen } from '../server/listen.js'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import type { JWK } from 'jose'
-import { BodyTooLargeError, readBody } from './read-body.js'
+import { isTooLarge, readBody } from '../server/read-body.js'
 
 /**
  * A deliberately small OAuth 2.1 authorization server for the demo and the tests. It is NOT a
@@ -246,7 +246,7 @@ export async function startDemoAuthorizationServer(
     if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
       throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded')
     }
-    const params = new URLSearchParams(await readBody(req, BODY_LIMIT))
+    const params = new URLSearchParams((await readBody(req, BODY_LIMIT)).toString('utf8'))
     const grantType = single(params, 'grant_type')
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required')
     if (grantType !== 'client_credentials' && grantType !== 'authorization_code') {
@@ -355,9 +355,9 @@ export async function startDemoAuthorizationServer(
   async function register(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: unknown
     try {
-      body = JSON.parse(await readBody(req, BODY_LIMIT))
+      body = JSON.parse((await readBody(req, BODY_LIMIT)).toString('utf8'))
     } catch (err) {
-      if (err instanceof BodyTooLargeError) throw err
+      if (isTooLarge(err)) throw err
       throw new OAuthError('invalid_client_metadata', 'the body must be a JSON object')
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -431,7 +431,7 @@ export async function startDemoAuthorizationServer(
         res.destroy()
       } else if (err instanceof OAuthError) {
         sendJson(res, err.status, { error: err.code, error_description: err.description }, { ...NO_STORE, ...CORS, ...err.headers })
-      } else if (err instanceof BodyTooLargeError) {
+      } else if (isTooLarge(err)) {
         sendJson(res, 413, { error: 'invalid_request', error_description: 'request body too large' }, { connection: 'close' })
       } else {
         sendJson(res, 500, { error: 'server_error', error_description: 'internal error' }, NO_STORE)
@@ -439,15 +439,8 @@ export async function startDemoAuthorizationServer(
     })
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const { port } = server.address() as AddressInfo
-  issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const bound = await listen(server, options.port ?? 0, host)
+  issuer = `http://${bound.host}:${bound.port}`
 
   return {
     issuer,

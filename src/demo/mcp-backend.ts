@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { BodyTooLargeError, readBody } from './read-body.js'
+import { listen } from '../server/listen.js'
+import { isTooLarge, readBody } from '../server/read-body.js'
 
 /**
  * A minimal, hand-written MCP server over Streamable HTTP, with no SDK and no session state.
@@ -210,9 +210,9 @@ function send(res: ServerResponse, status: number, json: string, sse: boolean): 
 async function handlePost(req: IncomingMessage, res: ServerResponse, forceSse: boolean): Promise<void> {
   let text: string
   try {
-    text = await readBody(req, BODY_LIMIT)
+    text = (await readBody(req, BODY_LIMIT)).toString('utf8')
   } catch (err) {
-    if (err instanceof BodyTooLargeError) {
+    if (isTooLarge(err)) {
       res.writeHead(413, { connection: 'close' }).end()
     } else {
       res.destroy()
@@ -275,15 +275,7 @@ export async function startDemoBackend(options: DemoBackendOptions = {}): Promis
   // Longer than a proxy's pool idle time, so the gateway's kept-alive sockets are not cut under it.
   server.keepAliveTimeout = 65_000
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const { port } = server.address() as AddressInfo
-  const hostForUrl = host.includes(':') ? `[${host}]` : host
+  const { host: hostForUrl, port } = await listen(server, options.port ?? 0, host)
 
   return {
     url: `http://${hostForUrl}:${port}${path}`,

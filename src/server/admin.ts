@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listen } from './listen.js'
 import { metricsHandler, type MetricsSource } from '../observability/metrics.js'
 import { writeJson } from './respond.js'
 
@@ -37,17 +37,9 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
     }
     writeJson(res, 404, '{"error":"not_found"}')
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const { host, port } = await listen(server, options.port, options.host)
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${host}:${port}`,
     server,
     close: () =>
       new Promise<void>((resolve) => {

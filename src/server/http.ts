@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
 import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
 import { createForwarder } from '../proxy/forward.js'
@@ -10,6 +9,7 @@ import { createVerifier } from '../token/create-verifier.js'
 import type { TokenVerifier } from '../token/principal.js'
 import { drainServer } from './lifecycle.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
+import { listen, type BoundAddress } from './listen.js'
 import { createGatewayHandler, type GatewayParts } from './pipeline.js'
 
 export interface RunningGateway {
@@ -54,14 +54,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   server.requestTimeout = 0
   server.keepAliveTimeout = 65_000
 
+  let bound: BoundAddress
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(config.listen.port, config.listen.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    bound = await listen(server, config.listen.port, config.listen.host)
   } catch (error) {
     // A port in use must not leave the backend pool or a Redis client keeping the process alive.
     await closeParts(parts)
@@ -69,10 +64,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   }
   void parts.verifier.warmUp?.()
 
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   return {
-    url: `${config.tls.enabled ? 'https' : 'http'}://${host}:${address.port}`,
+    url: `${config.tls.enabled ? 'https' : 'http'}://${bound.host}:${bound.port}`,
     server,
     get verifier() {
       return parts.verifier

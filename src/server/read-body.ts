@@ -42,6 +42,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   })
 }
 
+/** Whether `readBody` refused the body for its size (the caller answers 413). */
+export function isTooLarge(error: unknown): boolean {
+  return error instanceof BadRequest && error.reason === 'body_too_large'
+}
+
 function tooLarge(): BadRequest {
   return new BadRequest('body_too_large', 'The request body is too large', 413)
 }

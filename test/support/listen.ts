@@ -1,16 +1,9 @@
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listen } from '../../src/server/listen.js'
 
 /** Binds loopback on a random port: tests never touch other interfaces or fixed ports. */
 export async function listenOnLoopback(server: Server): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  return (server.address() as AddressInfo).port
+  return (await listen(server, 0, '127.0.0.1')).port
 }
 
 /**
