@@ -1,4 +1,3 @@
-import { decodeJwt } from 'jose'
 import type { Config, ResolvedAuthorizationServer } from '../config/normalize.js'
 import { InvalidToken } from '../errors.js'
 import { createMemoryStore } from '../state/memory-store.js'
@@ -12,8 +11,6 @@ import { readScopes } from './scopes-claim.js'
 
 /** Verified JWTs remembered by default: enough for a busy gateway, a few MB at most. */
 const DEFAULT_CACHE_SIZE = 10_000
-
-const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 
 /**
  * One verifier per configured issuer, behind the router that picks among them: a JWT goes to the
@@ -29,8 +26,7 @@ export function createVerifier(config: Config): TokenVerifier {
   const stores: StateStore[] = shared === undefined ? [] : [shared]
 
   const jwt = new Map<string, TokenVerifier>()
-  const introspectedJwt = new Map<string, TokenVerifier>()
-  const introspectors: TokenVerifier[] = []
+  const introspectors = new Set<TokenVerifier>()
   let opaque: TokenVerifier | undefined
 
   for (const as of config.authorizationServers) {
@@ -46,45 +42,31 @@ export function createVerifier(config: Config): TokenVerifier {
         stores.push(store)
       }
       const verifier = withIssuerPolicy(createIntrospectionVerifier(as, { canonicalUri, store }), as)
-      introspectors.push(verifier)
-      if (!as.verifiesJwt) for (const iss of as.acceptedIssuers) introspectedJwt.set(iss, verifier)
+      introspectors.add(verifier)
+      // In introspect mode this server's JWTs are introspected too (revocation seen within the max TTL).
+      if (!as.verifiesJwt) for (const iss of as.acceptedIssuers) jwt.set(iss, verifier)
       if (as.introspection.opaqueTokens) opaque = verifier
     }
   }
 
-  const router = createTokenRouter({ jwt, opaque, cacheSize: DEFAULT_CACHE_SIZE })
-  // The router caches verified JWTs until `exp`; JWTs of an introspect-mode issuer skip it, so a
-  // revocation is seen once the introspection cache entry ends, as for opaque tokens.
-  const others = introspectors.filter((v) => v !== opaque)
-
+  const router = createTokenRouter({ jwt, opaque, uncached: introspectors, cacheSize: DEFAULT_CACHE_SIZE })
+  // An introspector that no route reaches (it answers neither JWTs nor opaque tokens) is still
+  // warmed and closed with the rest.
+  const unrouted = [...introspectors].filter((v) => v !== opaque && ![...jwt.values()].includes(v))
   return {
-    async verify(token: string): Promise<Principal> {
-      if (introspectedJwt.size > 0 && JWS_COMPACT.test(token)) {
-        const verifier = introspectedJwt.get(unverifiedIssuer(token) ?? '')
-        if (verifier !== undefined) return verifier.verify(token)
-      }
-      return router.verify(token)
-    },
+    verify: (token) => router.verify(token),
     async warmUp() {
-      const results = await Promise.all([router.warmUp?.() ?? Promise.resolve(true), ...others.map((v) => v.warmUp?.() ?? Promise.resolve(true))])
+      const results = await Promise.all([router.warmUp?.() ?? true, ...unrouted.map((v) => v.warmUp?.() ?? true)])
       return results.every(Boolean)
     },
-    ready: () => (router.ready?.() ?? true) && others.every((v) => v.ready?.() ?? true),
+    ready: () => (router.ready?.() ?? true) && unrouted.every((v) => v.ready?.() ?? true),
     async close() {
-      await Promise.all([router.close?.(), ...others.map((v) => v.close?.())])
+      await Promise.all([router.close?.(), ...unrouted.map((v) => v.close?.())])
       await Promise.all(stores.map((s) => s.close()))
     },
   }
 }
 
-function unverifiedIssuer(token: string): string | undefined {
-  try {
-    const iss = decodeJwt(token).iss
-    return typeof iss === 'string' ? iss : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** What one issuer asks of its tokens beyond validity. */
 export type IssuerPolicy = Pick<

@@ -8,11 +8,16 @@ export interface TokenRouterOptions {
   jwt: ReadonlyMap<string, TokenVerifier>
   /** The verifier for tokens that are not JWTs (introspection), if any issuer is configured so. */
   opaque?: TokenVerifier | undefined
+  /**
+   * Verifiers whose answers are not kept until `exp`: introspection, whose own cache is bounded by
+   * the configured max TTL so that a revocation is seen in time. Opaque answers are never kept.
+   */
+  uncached?: ReadonlySet<TokenVerifier>
   /** Verified JWTs kept (0 disables the cache). */
   cacheSize: number
 }
 
-const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+export const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 
 /**
  * Picks the verifier for a token: a JWT goes to the verifier of its (unverified) `iss`, which then
@@ -24,7 +29,11 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
   // Several issuers may share one verifier (one key set); each is warmed and closed once.
   const jwtVerifiers = [...new Set(options.jwt.values())]
   const only = jwtVerifiers.length === 1 ? jwtVerifiers[0] : undefined
-  const verifiers = [...jwtVerifiers, ...(options.opaque ? [options.opaque] : [])]
+  const verifiers = [...new Set([...jwtVerifiers, ...(options.opaque ? [options.opaque] : [])])]
+  const uncached = options.uncached ?? new Set<TokenVerifier>()
+  // With no issuer checked by signature (introspect mode only), a JWT of an issuer that routes
+  // nowhere is still the introspection endpoint's to judge, as nginx-mcp-resource does.
+  const introspectUnrouted = options.opaque !== undefined && jwtVerifiers.every((v) => uncached.has(v))
 
   const pickJwtVerifier = (token: string): TokenVerifier => {
     if (only !== undefined) return only
@@ -34,7 +43,7 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
     } catch (error) {
       throw new InvalidToken('malformed_token', 'The token is malformed', { cause: error })
     }
-    const verifier = typeof iss === 'string' ? options.jwt.get(iss) : undefined
+    const verifier = (typeof iss === 'string' ? options.jwt.get(iss) : undefined) ?? (introspectUnrouted ? options.opaque : undefined)
     if (verifier === undefined) throw new InvalidToken('unknown_issuer', 'The token was issued by an untrusted issuer')
     return verifier
   }
@@ -47,10 +56,12 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
         throw new InvalidToken('malformed_token', 'The token is malformed')
       }
       const key = TokenCache.key(token)
+      // Only cacheable verifiers ever fill the cache, so a hit needs no routing.
       const cached = cache.get(key)
       if (cached !== undefined) return cached
-      const principal = await pickJwtVerifier(token).verify(token)
-      cache.set(key, principal, principal.expiresAt * 1000)
+      const verifier = pickJwtVerifier(token)
+      const principal = await verifier.verify(token)
+      if (!uncached.has(verifier) && verifier !== options.opaque) cache.set(key, principal, principal.expiresAt * 1000)
       return principal
     },
     async warmUp() {

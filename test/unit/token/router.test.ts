@@ -124,3 +124,50 @@ describe('createTokenRouter', () => {
     assert.equal(await allReady.warmUp?.(), true)
   })
 })
+
+describe('createTokenRouter: verifiers whose answers are not kept (introspection)', () => {
+  test('an uncached verifier is asked every time; a signature verifier once per token', async () => {
+    const signed = recorder('https://sig.example')
+    const introspected = recorder('https://intro.example')
+    const router = createTokenRouter({
+      jwt: new Map([['https://sig.example', signed], ['https://intro.example', introspected]]),
+      uncached: new Set([introspected]),
+      cacheSize: 10,
+    })
+    const a = jwtWith({ iss: 'https://sig.example' })
+    const b = jwtWith({ iss: 'https://intro.example' })
+    for (let i = 0; i < 3; i++) {
+      await router.verify(a)
+      await router.verify(b)
+    }
+    assert.equal(signed.seen.length, 1)
+    assert.equal(introspected.seen.length, 3)
+    assert.equal(router.cache.size, 1)
+  })
+
+  test('with no issuer checked by signature, a JWT of an unrouted iss goes to introspection', async () => {
+    const introspected = recorder('https://intro.example')
+    const router = createTokenRouter({
+      jwt: new Map([['https://intro.example', introspected], ['https://intro2.example', recorder('x')]]),
+      opaque: introspected,
+      uncached: new Set([introspected]),
+      cacheSize: 10,
+    })
+    // One issuer of the two is checked by signature: an unrouted iss is refused.
+    await rejectsWith(router.verify(jwtWith({ iss: 'https://elsewhere.example' })), 'unknown_issuer')
+
+    const other = recorder('https://intro2.example')
+    const only = createTokenRouter({
+      jwt: new Map([['https://intro.example', introspected], ['https://intro2.example', other]]),
+      opaque: introspected,
+      uncached: new Set([introspected, other]),
+      cacheSize: 10,
+    })
+    const before = introspected.seen.length
+    await only.verify(jwtWith({ iss: 'https://elsewhere.example' }))
+    await only.verify(jwtWith({ iss: 'https://elsewhere.example' }))
+    assert.equal(introspected.seen.length, before + 2, 'the opaque-token introspector, each time, never cached')
+    assert.equal(other.seen.length, 0)
+    assert.equal(only.cache.size, 0)
+  })
+})
