@@ -47,8 +47,8 @@ Options:
                       path runs that prepared copy of the repository instead
   --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows
                       always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
-                      jwt-rs256-quiet, jwt-rs256-baseline, introspection, policy,
-                      policy-baseline, direct-1c,
+                      jwt-rs256-quiet, jwt-rs256-baseline, introspection,
+                      introspection-baseline, policy, policy-baseline, direct-1c,
                       jwt-rs256-1c)
   --tokens N          memory mode: distinct tokens (default 1000000)
   --out FILE          results file (default bench/results.json)

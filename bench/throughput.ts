@@ -151,6 +151,23 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     ctx.defer(() => ig.child.stop())
     introspectionCalls = () => server.calls()
     scenarios.push({ id: 'introspection', label: 'gateway introspection (warm)', kind: 'throughput', connections: thr, origin: ig.url, targetPid: ig.child.pid, requests: mcpRequests(tokens) })
+    if (baselineRoot !== undefined) {
+      const base = await startIntrospectionGateway(backend, ctx.dir, { ...launch, root: baselineRoot })
+      if (!base.ok) throw new Error(`the baseline introspection gateway (${options.baseline}) did not start: ${base.reason}`)
+      const { gateway: bg, tokens: bTokens, server: bServer } = base.value
+      ctx.defer(() => bServer.close())
+      ctx.defer(() => bg.child.stop())
+      scenarios.push({
+        id: 'introspection-baseline',
+        label: `gateway introspection @${options.baseline}`,
+        kind: 'throughput',
+        connections: thr,
+        origin: bg.url,
+        targetPid: bg.child.pid,
+        requests: mcpRequests(bTokens),
+        note: `src/proxy/forward.ts, src/proxy/headers.ts, src/token/verified-cache.ts as of ${options.baseline}`,
+      })
+    }
   } else {
     skipped.push({ id: 'introspection', label: 'gateway introspection', reason: `not available: ${introspection.reason}` })
   }
@@ -234,7 +251,11 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   const baselineVs =
     options.baseline === undefined
       ? []
-      : [compareBaseline(runs, 'jwt-rs256', 'JWT RS256'), compareBaseline(runs, 'policy', 'per-tool policy')].filter(
+      : [
+          compareBaseline(runs, 'jwt-rs256', 'JWT RS256'),
+          compareBaseline(runs, 'introspection', 'introspection'),
+          compareBaseline(runs, 'policy', 'per-tool policy'),
+        ].filter(
           (c): c is NonNullable<typeof c> => c !== undefined,
         )
   for (const c of baselineVs) console.log(`\n${c.text}`)

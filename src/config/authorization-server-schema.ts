@@ -54,7 +54,11 @@ export const introspectionSchema = z.strictObject({
     .int()
     .min(0)
     .default(10_000)
-    .describe('Answers kept in memory (least recently used dropped first). With `redis.url` the cache lives in Redis.'),
+    .describe(
+      'Answers kept in memory (least recently used dropped first), and as many checked tokens kept by each process ' +
+        'in front of that cache. With `redis.url` the answers live in Redis; each process still keeps this many ' +
+        'checked tokens, each only until its answer in Redis ends.',
+    ),
   opaqueTokens: z
     .boolean()
     .optional()

@@ -60,6 +60,38 @@ export function answerLifetime(answer: IntrospectionAnswer, options: AnswerLifet
   return options.maxTtl
 }
 
+/**
+ * What the store keeps for one token: the answer and the time, in milliseconds since the epoch,
+ * when it stops being reusable. The end travels with the answer so that every process that reads
+ * it (several gateways share one Redis) stops using it at the same moment, however late it read
+ * it: a process may then keep the checked principal in memory until exactly then.
+ */
+export interface StoredAnswer {
+  readonly answer: IntrospectionAnswer
+  readonly until: number
+}
+
+/** The stored text of an answer. An inactive answer is stored bare: nothing else in it matters, and it may hold claims. */
+export function encodeStoredAnswer(answer: IntrospectionAnswer, until: number): string {
+  return JSON.stringify({ until, answer: answer.active ? answer : { active: false } })
+}
+
+/** The stored answer, or `undefined` for text that is not one (treated as a miss, never as a decision). */
+export function decodeStoredAnswer(text: string): StoredAnswer | undefined {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined
+  const { until, answer } = parsed as { until?: unknown; answer?: unknown }
+  if (typeof until !== 'number' || !Number.isFinite(until)) return undefined
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return undefined
+  if (typeof (answer as { active?: unknown }).active !== 'boolean') return undefined
+  return { answer: answer as IntrospectionAnswer, until }
+}
+
 export interface AnswerRules {
   /** The configured issuer, reported as the principal's issuer. */
   issuer: string

@@ -9,9 +9,12 @@ import { discoverAuthorizationServer } from './discovery.js'
 import {
   answerLifetime,
   checkIntrospectionAnswer,
+  decodeStoredAnswer,
+  encodeStoredAnswer,
   IntrospectionFailure,
   type AnswerRules,
   type IntrospectionAnswer,
+  type StoredAnswer,
 } from './introspection-answer.js'
 import { createIntrospectionClient } from './introspection-client.js'
 import type { Principal, TokenVerifier } from './principal.js'
@@ -37,7 +40,16 @@ const DISCOVERY_RETRY_MS = 5_000
  * Answers are cached under a SHA-256 of the token, never the token, for at most the configured
  * max TTL and never past `exp`; inactive answers for a few seconds. Concurrent requests with the
  * same uncached token share one call (per process; with Redis the answer is then shared by every
- * gateway). A cached answer is judged again on every use, so `exp` is checked at the time of use.
+ * gateway). The stored answer carries the time it stops being reusable, so every process stops at
+ * the same moment.
+ *
+ * In front of the store, each process keeps the principals of answers it has checked (bounded by
+ * `cacheSize`, LRU), until that same moment: a warm request then costs a hash and a map lookup
+ * instead of a store read, a JSON parse and the checks. Checking once is enough: an entry never
+ * outlives `exp` nor the max TTL, and `nbf`/`iat` that passed stay passed. Refused answers
+ * (inactive, another audience, ...) are not kept there; they are read from the store and judged
+ * on every use, inactive ones for as briefly as before.
+ *
  * An endpoint that cannot answer (unreachable, timeout, non-200, not JSON, no `active`) is a 503
  * with `Retry-After`, never a 401 nor a pass; cached answers keep serving meanwhile.
  *
@@ -62,9 +74,12 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
     clockSkewSeconds: Math.round(as.clockSkew / 1000),
   }
   const lifetime = { maxTtl: settings.cacheMaxTtl, inactiveTtl: settings.inactiveCacheTtl }
-  // Keys name the issuer by hash: short, and several issuers can share one Redis.
-  const keyPrefix = `introspection:${createHash('sha256').update(as.issuer).digest('base64url').slice(0, 16)}:`
-  const inflight = new Map<string, Promise<IntrospectionAnswer>>()
+  // Keys name the issuer by hash: short, and several issuers can share one Redis. `v2`: the value
+  // holds its end (`encodeStoredAnswer`); gateways of the bare-answer format use other keys.
+  const keyPrefix = `introspection:v2:${createHash('sha256').update(as.issuer).digest('base64url').slice(0, 16)}:`
+  const inflight = new Map<string, Promise<StoredAnswer>>()
+  // Per issuer (one verifier each), so a principal is never served for another issuer's token.
+  const principals = new TokenCache<Principal>(settings.cacheSize)
 
   let endpoint = settings.endpoint
   let discovering: Promise<string> | undefined
@@ -108,7 +123,7 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
     return discovering
   }
 
-  async function cachedAnswer(key: string): Promise<IntrospectionAnswer | undefined> {
+  async function cachedAnswer(key: string): Promise<StoredAnswer | undefined> {
     let text: string | undefined
     try {
       text = await store.get(key)
@@ -117,17 +132,13 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
       return undefined
     }
     if (text === undefined) return undefined
-    try {
-      const answer = JSON.parse(text) as IntrospectionAnswer
-      if (typeof answer.active !== 'boolean') return undefined
-      publish(true, answer.active ? 'active' : 'inactive')
-      return answer
-    } catch {
-      return undefined
-    }
+    const stored = decodeStoredAnswer(text)
+    if (stored === undefined || stored.until <= now()) return undefined
+    publish(true, stored.answer.active ? 'active' : 'inactive')
+    return stored
   }
 
-  async function askAuthorizationServer(key: string, token: string): Promise<IntrospectionAnswer> {
+  async function askAuthorizationServer(key: string, token: string): Promise<StoredAnswer> {
     const target = await resolveEndpoint()
     const started = performance.now()
     let answer: IntrospectionAnswer
@@ -141,20 +152,19 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
       throw new VerifierUnavailable('Token introspection is temporarily unavailable', error)
     }
     publish(false, answer.active ? 'active' : 'inactive', performance.now() - started)
-    const ttl = answerLifetime(answer, lifetime, now())
+    const answeredAt = now()
+    const ttl = answerLifetime(answer, lifetime, answeredAt)
     if (ttl > 0) {
-      // An inactive answer is stored bare: nothing else in it matters, and it may hold claims.
-      const stored = JSON.stringify(answer.active ? answer : { active: false })
       try {
-        await store.set(key, stored, ttl)
+        await store.set(key, encodeStoredAnswer(answer, answeredAt + ttl), ttl)
       } catch (error) {
         notify('store', `introspection cache unavailable, answers are not kept: ${(error as Error).message}`)
       }
     }
-    return answer
+    return { answer, until: answeredAt + ttl }
   }
 
-  function introspectOnce(key: string, token: string): Promise<IntrospectionAnswer> {
+  function introspectOnce(key: string, token: string): Promise<StoredAnswer> {
     const pending = inflight.get(key)
     if (pending !== undefined) return pending
     const flight = askAuthorizationServer(key, token).finally(() => inflight.delete(key))
@@ -164,11 +174,23 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
 
   return {
     async verify(token: string): Promise<Principal> {
-      const key = keyPrefix + TokenCache.key(token)
-      const answer = (await cachedAnswer(key)) ?? (await introspectOnce(key, token))
-      const nowSeconds = now() / 1000
+      const hash = TokenCache.key(token)
+      const known = principals.get(hash, now())
+      if (known !== undefined) {
+        publish(true, 'active')
+        return known
+      }
+      const key = keyPrefix + hash
+      const { answer, until } = (await cachedAnswer(key)) ?? (await introspectOnce(key, token))
+      const nowMs = now()
+      const nowSeconds = nowMs / 1000
       const fallbackExpiresAt = Math.floor(nowSeconds) + Math.max(1, Math.ceil(settings.cacheMaxTtl / 1000))
-      return checkIntrospectionAnswer(answer, rules, nowSeconds, fallbackExpiresAt)
+      const principal = checkIntrospectionAnswer(answer, rules, nowSeconds, fallbackExpiresAt)
+      // Bounded again here, so that a stored end (Redis is shared) can never stretch an entry past
+      // the max TTL from now nor past `exp`.
+      const keepUntil = Math.min(until, nowMs + lifetime.maxTtl, principal.expiresAt * 1000)
+      if (keepUntil > nowMs) principals.set(hash, principal, keepUntil)
+      return principal
     },
     async warmUp() {
       try {

@@ -5,6 +5,8 @@ import { createAudienceCheck } from '../../../src/token/audience.js'
 import {
   answerLifetime,
   checkIntrospectionAnswer,
+  decodeStoredAnswer,
+  encodeStoredAnswer,
   IntrospectionFailure,
   parseIntrospectionAnswer,
   type AnswerRules,
@@ -83,6 +85,27 @@ describe('answerLifetime', () => {
   test('max TTL 0 disables caching of active answers', () => {
     assert.equal(answerLifetime({ active: true, exp: NOW + 3600 }, { maxTtl: 0, inactiveTtl: 5_000 }, nowMs), 0)
   })
+})
+
+describe('stored answers', () => {
+  test('an active answer is stored whole with its end, and reads back the same', () => {
+    const text = encodeStoredAnswer(RFC7662_EXAMPLE, 1_000)
+    assert.deepEqual(decodeStoredAnswer(text), { answer: RFC7662_EXAMPLE, until: 1_000 })
+  })
+  test('an inactive answer is stored bare, whatever else it held', () => {
+    const text = encodeStoredAnswer({ active: false, sub: 'jdoe', scope: 'read' }, 5)
+    assert.equal(text, '{"until":5,"answer":{"active":false}}')
+  })
+  const unreadable: [string, string][] = [
+    ['not JSON', 'active'],
+    ['a bare answer (the format without its end)', '{"active":true,"scope":"read"}'],
+    ['no numeric end', '{"until":"1000","answer":{"active":true}}'],
+    ['an end that is not finite', '{"until":1e999,"answer":{"active":true}}'],
+    ['an answer without a boolean active', '{"until":1000,"answer":{"active":"true"}}'],
+    ['an array for an answer', '{"until":1000,"answer":[true]}'],
+    ['null', 'null'],
+  ]
+  for (const [name, text] of unreadable) test(`${name}: a miss`, () => assert.equal(decodeStoredAnswer(text), undefined))
 })
 
 describe('checkIntrospectionAnswer', () => {
