@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { connect } from 'node:net'
 import type { Duplex, Writable } from 'node:stream'
-import { Pool, type Dispatcher } from 'undici'
 import { UpstreamError } from '../errors.js'
-import { events } from '../observability/events.js'
-import { downstreamRawHeaders, upstreamRequestHeaders } from './headers.js'
+import { events, type NoticeEvent } from '../observability/events.js'
+import { downstreamHeaders, upstreamRequestHeaders } from './headers.js'
+import { requestBytes } from './request-bytes.js'
+import type { ResponseHead } from './response-head.js'
+import type { UpstreamConnection } from './upstream-connection.js'
+import { UpstreamFailure, type UpstreamExchange } from './upstream-exchange.js'
+import { UpstreamPool } from './upstream-pool.js'
 
 export interface BackendOptions {
   origin: string
@@ -25,27 +29,21 @@ export interface ForwardResult {
   upstreamMs: number
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
-
 /**
- * Streams a request to the backend over a keep-alive pool and the answer back, without buffering
- * either direction (SSE events reach the client as the backend writes them). A client that goes
- * away aborts the upstream request (MCP 2026-07-28: a closed stream is a cancellation).
+ * Streams a request to the backend over keep-alive connections and the answer back, without
+ * buffering the response (SSE events reach the client as the backend writes them). A client that
+ * goes away aborts the upstream request (MCP 2026-07-28: a closed stream is a cancellation).
  *
- * The request goes straight to `pool.dispatch` with the handler below rather than through
- * `pool.stream`: that wrapper costs, per request, an AsyncResource, an AbortController wired
- * through EventTarget listeners, a parsed header object and a `stream.finished` on the response.
- * Measured with `npm run bench -- --baseline`: about a fifth of the gateway's CPU per request
- * (bench/README.md). One `close` listener does the same work here.
+ * The backend is reached through the gateway's own HTTP/1.1 client (`upstream-pool.ts`), written
+ * for this one job: the request (already read whole by the pipeline) goes out as one buffer, the
+ * response head is parsed once into the list the client's headers are made from, and timeouts are
+ * deadlines checked by one timer. undici's Pool did the same work with more layers per request
+ * (bench/README.md has the before/after).
  */
 export function createForwarder(options: BackendOptions) {
-  const pool = new Pool(options.origin, {
-    connections: options.connections,
-    connectTimeout: options.connectTimeout,
-    headersTimeout: options.headersTimeout,
-    bodyTimeout: options.bodyTimeout,
-    pipelining: 1,
-  })
+  const pool = new UpstreamPool(options)
+  const host = new URL(options.origin).host
+  const notices = createRefusalNotices()
   const upstreamPath = (url: string): string => {
     if (options.basePath === '') return url
     const rest = url.startsWith(options.resourcePath) ? url.slice(options.resourcePath.length) : url
@@ -66,12 +64,10 @@ export function createForwarder(options: BackendOptions) {
     // A response that may be rewritten (list filtering) must arrive as plain bytes: a gzip body
     // cannot be parsed, and passing it through unfiltered would show what the caller may not see.
     if (rewrite !== undefined) delete headers['accept-encoding']
+    const method = req.method ?? 'GET'
+    const bytes = requestBytes(method, upstreamPath(req.url ?? '/'), host, headers, body)
     return new Promise<ForwardResult>((resolve, reject) => {
-      const handler = new ForwardHandler(res, rewrite, resolve, reject)
-      pool.dispatch(
-        { path: upstreamPath(req.url ?? '/'), method: req.method as Dispatcher.HttpMethod, headers, body: body ?? null },
-        handler,
-      )
+      pool.request(new ForwardExchange(pool, notices, method, bytes, res, rewrite, resolve, reject))
     })
   }
 
@@ -96,33 +92,64 @@ export function createForwarder(options: BackendOptions) {
 
 export type Forwarder = ReturnType<typeof createForwarder>
 
+const TIMEOUTS = new Set(['connect_timeout', 'headers_timeout'])
+const NOTICE_INTERVAL_MS = 10_000
+
 /**
- * undici's dispatch handler (the callback interface its Pool drives) for one forwarded request:
- * response headers are filtered straight from undici's raw header list, the body is written to
- * the client (or through the rewriter) with backpressure (`false` pauses the upstream socket
- * until `drain`), and a client that goes away aborts the upstream request.
+ * A response refused for its framing or bytes is a 502 the operator cannot explain from the access
+ * line: a `warn` notice names the reason (fixed texts, never the backend's bytes), at most one
+ * every 10 s so that a broken backend does not flood the log.
  */
-class ForwardHandler implements Dispatcher.DispatchHandler {
+function createRefusalNotices(): (error: UpstreamFailure) => void {
+  let last = -Infinity
+  return (error) => {
+    const now = performance.now()
+    if (now - last < NOTICE_INTERVAL_MS || !events.notice.hasSubscribers) return
+    last = now
+    events.notice.publish({ level: 'warn', message: error.message } satisfies NoticeEvent)
+  }
+}
+
+/**
+ * One forwarded request: response headers are filtered from the parsed field list, the body is
+ * written to the client (or through the rewriter) with backpressure (a full client socket pauses
+ * the backend connection until `drain`), and a client that goes away aborts the upstream request
+ * (its connection is closed, never reused).
+ */
+class ForwardExchange implements UpstreamExchange {
+  readonly method: string
+  readonly bytes: Buffer
+  connection: UpstreamConnection | undefined
+  readonly #pool: UpstreamPool
+  readonly #notice: (error: UpstreamFailure) => void
   readonly #res: ServerResponse
   readonly #rewrite: ResponseRewriter | undefined
   readonly #resolve: (result: ForwardResult) => void
   readonly #reject: (error: unknown) => void
   readonly #started = performance.now()
-  #abort: ((reason?: Error) => void) | undefined
   #sink: Writable | undefined
-  #resume: (() => void) | undefined
   #status = 0
   /** Response headers set on `res` but not yet written (a rewritten JSON body, see `drainInto`). */
   #staged = false
+  #ended = false
+  #waitingDrain = false
   #clientGone = false
   #settled = false
 
   constructor(
+    pool: UpstreamPool,
+    notice: (error: UpstreamFailure) => void,
+    method: string,
+    bytes: Buffer,
     res: ServerResponse,
     rewrite: ResponseRewriter | undefined,
     resolve: (result: ForwardResult) => void,
     reject: (error: unknown) => void,
   ) {
+    this.#pool = pool
+    this.#notice = notice
+    this.method = method
+    this.bytes = bytes
     this.#res = res
     this.#rewrite = rewrite
     this.#resolve = resolve
@@ -133,27 +160,29 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #onClientClose = () => {
     if (this.#res.writableFinished) return
     this.#clientGone = true
-    this.#abort?.(new Error('the client closed the connection'))
+    this.#abort(new Error('the client closed the connection'))
   }
 
-  readonly #onDrain = () => this.#resume?.()
-
-  onConnect(abort: (reason?: Error) => void): void {
-    if (this.#clientGone) abort(new Error('the client closed the connection'))
-    else this.#abort = abort
+  readonly #onDrain = () => {
+    this.#waitingDrain = false
+    this.connection?.resume()
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true // 1xx: informational, not forwarded
+  #abort(error: Error): void {
+    if (this.connection !== undefined) this.connection.abort(error)
+    else if (this.#pool.cancel(this)) this.onError(error)
+  }
+
+  onHead(head: ResponseHead): void {
+    const statusCode = head.status
     this.#status = statusCode
-    this.#resume = resume
     const res = this.#res
-    const upstream = downstreamRawHeaders(rawHeaders)
+    const upstream = downstreamHeaders(head.fields)
     const transform = this.#rewrite?.(statusCode, upstream.contentType)
     if (transform !== undefined && upstream.encoded) {
       // Encoded although not asked to: fail closed (502) rather than forward it unfiltered.
       transform.destroy()
-      throw new Error('the backend encoded a response that must be filtered')
+      throw new UpstreamFailure('bad_response', 'bad response from the backend: an encoded body that must be filtered')
     }
     if (transform !== undefined) delete upstream.headers['content-length']
     const streaming = upstream.contentType?.startsWith('text/event-stream') === true
@@ -165,8 +194,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       for (const name in upstream.headers) res.setHeader(name, upstream.headers[name] as string | string[])
       this.#staged = true
       this.#sink = transform
-      drainInto(transform, res, (error) => this.#abort?.(error))
-      return true
+      drainInto(transform, res, (error) => this.#abort(error))
+      return
     }
     res.writeHead(statusCode, upstream.headers)
     if (streaming) {
@@ -179,28 +208,36 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     } else {
       transform.once('error', (error) => {
         res.destroy(error)
-        this.#abort?.(error)
+        this.#abort(error)
       })
       transform.pipe(res)
       this.#sink = transform
     }
-    return true
   }
 
-  onData(chunk: Buffer): boolean {
+  onBody(chunk: Buffer, last: boolean): void {
     const sink = this.#sink
-    if (sink === undefined || sink.write(chunk)) return true
-    // Backpressure: undici pauses the backend socket until the client side drains.
+    if (sink === undefined) return
+    if (last) {
+      // The whole (rest of the) body: head, body and end go to the client in one write.
+      this.#ended = true
+      sink.end(chunk)
+      return
+    }
+    if (sink.write(chunk) || this.#waitingDrain) return
+    // Backpressure: the backend connection is not read until the client side drains.
+    this.#waitingDrain = true
+    this.connection?.pause()
     sink.once('drain', this.#onDrain)
-    return false
   }
 
-  onComplete(): void {
-    this.#sink?.end()
+  onEnd(): void {
+    if (!this.#ended) this.#sink?.end()
     this.#finish()
   }
 
   onError(error: Error): void {
+    if (error instanceof UpstreamFailure && error.code === 'bad_response') this.#notice(error)
     if (this.#sink !== undefined && this.#sink !== this.#res) this.#sink.destroy()
     if (this.#res.headersSent || this.#staged) {
       this.#res.destroy()
@@ -215,10 +252,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#cleanup()
     if (this.#settled) return
     this.#settled = true
-    const code = (error as { code?: string }).code
-    this.#reject(
-      new UpstreamError(code !== undefined && TIMEOUT_CODES.has(code) ? 'upstream_timeout' : 'upstream_unreachable', error),
-    )
+    const code = error instanceof UpstreamFailure ? error.code : undefined
+    this.#reject(new UpstreamError(code !== undefined && TIMEOUTS.has(code) ? 'upstream_timeout' : 'upstream_unreachable', error))
   }
 
   #finish(): void {
@@ -230,7 +265,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   #cleanup(): void {
     this.#res.off('close', this.#onClientClose)
-    this.#sink?.off('drain', this.#onDrain)
+    if (this.#waitingDrain) this.#sink?.off('drain', this.#onDrain)
   }
 }
 

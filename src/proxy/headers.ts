@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { util } from 'undici'
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy, and neither do credentials: MCP
@@ -65,19 +64,19 @@ export interface DownstreamHeaders {
 }
 
 /**
- * The backend's response headers for the client, read straight from undici's raw header list
- * (name, value, name, value ... as Buffers) in one pass, with no intermediate object per response:
- * hop-by-hop headers and those the backend's `Connection` names are dropped (RFC 9110 §7.6.1).
- * Values stay latin1, byte for byte as on the wire (RFC 9110 §5.5).
+ * The backend's response headers for the client, from the parsed field list (lowercase name,
+ * value, name, value ...) in one pass: hop-by-hop headers and those the backend's `Connection`
+ * names are dropped (RFC 9110 §7.6.1). Values stay latin1, byte for byte as on the wire
+ * (RFC 9110 §5.5).
  */
-export function downstreamRawHeaders(raw: readonly Buffer[]): DownstreamHeaders {
+export function downstreamHeaders(fields: readonly string[]): DownstreamHeaders {
   const headers: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>
   let connection: string | undefined
   let contentType: string | undefined
   let encoding: string | undefined
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = util.headerNameToString(raw[i] as Buffer)
-    const value = (raw[i + 1] as Buffer).toString('latin1')
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string
+    const value = fields[i + 1] as string
     if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`
     if (NEVER_DOWNSTREAM.has(name)) continue
     if (name === 'content-type') contentType ??= value

@@ -82,7 +82,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       await fresh.verifier.warmUp?.()
       const old = parts
       parts = fresh
-      // undici's Pool.close waits for the requests (and streams) still running on the old parts.
+      // The forwarder's close waits for the requests (and streams) still running on the old parts.
       void closeParts(old)
     },
     async ready() {

@@ -1,0 +1,280 @@
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { createServer as createHttpsServer } from 'node:https'
+import type { IncomingMessage } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { stringify } from 'yaml'
+import type { NoticeEvent } from '../../src/observability/events.js'
+import { gatewayMcpUrl, makeTempDir, mcpHeaders, openRequest, send, startKeyFileGateway, waitFor } from '../support/gateway.js'
+import type { KeyFileGateway } from '../support/gateway.js'
+import { spawnServe } from '../support/cli-process.js'
+import { createOpsFixture, LIST_TOOLS, type OpsFixture } from '../support/ops-fixture.js'
+import { startTcpBackend, type TcpBackend } from '../support/tcp-backend.js'
+
+// The gateway's own HTTP/1.1 client (src/proxy/upstream-*.ts) against a backend that writes raw
+// bytes: what a lenient client would pass on (bad framing, invalid bytes) is a 502, a backend that
+// closes mid-body cuts the client's response, a keep-alive connection the backend closed while
+// idle loses no request, and chunked SSE events are forwarded one by one.
+
+const call = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: {} } })
+const result = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, result: {} })
+const json = (body: string, extra = '') =>
+  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
+const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`
+const event = (n: number) => `event: message\ndata: {"n":${n}}\n\n`
+
+describe('the upstream client against a raw backend', () => {
+  let backend: TcpBackend
+  let gateway: KeyFileGateway
+  /** What the backend does, by JSON-RPC id. */
+  const behaviours = new Map<number, (socket: Socket) => unknown>()
+
+  before(async () => {
+    backend = await startTcpBackend((socket, { body }) => {
+      const id = (JSON.parse(body) as { id: number }).id
+      const behaviour = behaviours.get(id)
+      if (behaviour === undefined) socket.write('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n')
+      else void behaviour(socket)
+    })
+    gateway = await startKeyFileGateway({ backend: backend.origin })
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+  })
+
+  const post = async (id: number) =>
+    send(gatewayMcpUrl(gateway), { method: 'POST', headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}` }), body: call(id) })
+
+  const UNREACHABLE = { error: 'upstream_unreachable', error_description: 'The MCP server could not be reached' }
+
+  test('a JSON response passes through, and its connection is reused', async () => {
+    behaviours.set(1, (socket) => socket.write(json(result(1))))
+    behaviours.set(2, (socket) => socket.write(json(result(2))))
+    const first = await post(1)
+    const second = await post(2)
+    assert.equal(first.status, 200)
+    assert.equal(first.body, result(1))
+    assert.equal(second.body, result(2))
+    const [a, b] = backend.requests.slice(-2)
+    assert.equal(a?.connection, b?.connection)
+    assert.match(a?.head ?? '', /^POST \/mcp HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/)
+    assert.doesNotMatch(a?.head ?? '', /authorization/i)
+  })
+
+  test('bad framing (Content-Length with Transfer-Encoding, conflicting lengths): 502, the connection dropped, a notice says why', async () => {
+    const notices: string[] = []
+    const onNotice = (message: unknown) => notices.push((message as NoticeEvent).message)
+    subscribe('mcp-gateway:notice', onNotice)
+    const answers = [
+      `HTTP/1.1 200 OK\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      `HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Length: 7\r\n\r\n${result(1).slice(0, 7)}`,
+      `HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n`,
+    ]
+    for (const [i, answer] of answers.entries()) {
+      behaviours.set(10 + i, (socket) => socket.write(answer))
+      const before = backend.requests.length
+      const refused = await post(10 + i)
+      assert.equal(refused.status, 502, answer)
+      assert.deepEqual(JSON.parse(refused.body), UNREACHABLE)
+      // The connection that carried it is not reused: the next request opens another.
+      behaviours.set(20 + i, (socket) => socket.write(json(result(20 + i))))
+      assert.equal((await post(20 + i)).status, 200)
+      assert.notEqual(backend.requests[before + 1]?.connection, backend.requests[before]?.connection)
+    }
+    unsubscribe('mcp-gateway:notice', onNotice)
+    // One notice: the next ones within 10 s are held back.
+    assert.deepEqual(notices, ['bad response from the backend: both Content-Length and Transfer-Encoding in a response'])
+  })
+
+  test('invalid bytes in the response head: 502', async () => {
+    for (const [i, head] of ['X-Bad: a\x01b', 'X-Fold: a\r\n b', 'Bad Name: x', 'X-Cr: a\rb'].entries()) {
+      behaviours.set(30 + i, (socket) => socket.write(`HTTP/1.1 200 OK\r\n${head}\r\nContent-Length: 2\r\n\r\n{}`))
+      const refused = await post(30 + i)
+      assert.equal(refused.status, 502, JSON.stringify(head))
+      assert.deepEqual(JSON.parse(refused.body), UNREACHABLE)
+    }
+  })
+
+  test('interim 1xx responses are skipped, the final one forwarded', async () => {
+    behaviours.set(40, (socket) => socket.write(`HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n${json(result(40))}`))
+    const response = await post(40)
+    assert.equal(response.status, 200)
+    assert.equal(response.body, result(40))
+    assert.equal(response.headers['link'], undefined)
+  })
+
+  test('a backend that closes mid-body: the client response is cut off, never completed', async () => {
+    behaviours.set(50, (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc":')
+      setTimeout(() => socket.destroy(), 50)
+    })
+    const { response } = openRequest(gatewayMcpUrl(gateway), {
+      method: 'POST',
+      headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}` }),
+      body: call(50),
+    })
+    const head = await response
+    assert.equal(head.statusCode, 200)
+    const outcome = await readToEnd(head)
+    assert.equal(outcome.complete, false, 'a truncated body was passed off as complete')
+    assert.equal(outcome.text, '{"jsonrpc":')
+    // Not retried: the backend saw the request once.
+    await sleep(50)
+    assert.equal(backend.requests.filter((r) => r.body === call(50)).length, 1)
+  })
+
+  test('an idle keep-alive connection the backend closes loses no request', async () => {
+    behaviours.set(60, (socket) => {
+      socket.write(json(result(60)))
+      setTimeout(() => socket.end(), 30)
+    })
+    assert.equal((await post(60)).status, 200)
+    const connections = backend.connections()
+    await sleep(150)
+    behaviours.set(61, (socket) => socket.write(json(result(61))))
+    const next = await post(61)
+    assert.equal(next.status, 200)
+    assert.equal(next.body, result(61))
+    assert.equal(backend.connections(), connections + 1)
+  })
+
+  test('chunked SSE: each event reaches the client as the backend writes it', async () => {
+    let secondAt = 0
+    behaviours.set(70, async (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n')
+      await sleep(200)
+      socket.write(chunk(event(1)))
+      await sleep(400)
+      secondAt = Date.now()
+      socket.write(chunk(event(2)))
+      await sleep(100)
+      socket.write('0\r\n\r\n')
+    })
+    const { response } = openRequest(gatewayMcpUrl(gateway), {
+      method: 'POST',
+      headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}` }),
+      body: call(70),
+    })
+    const headAt = Date.now()
+    const head = await response
+    // Headers are flushed before the first event exists.
+    assert.ok(Date.now() - headAt < 190, 'the head waited for the first event')
+    assert.equal(head.headers['content-type'], 'text/event-stream')
+    const chunks: { at: number; text: string }[] = []
+    for await (const piece of head) chunks.push({ at: Date.now(), text: String(piece) })
+    assert.equal(chunks.map((c) => c.text).join(''), event(1) + event(2))
+    const first = chunks.find((c) => c.text.includes('"n":1'))
+    assert.ok(first !== undefined && !first.text.includes('"n":2'), 'the two events arrived together')
+    assert.ok(secondAt - first.at >= 200, `first event only ${secondAt - first.at} ms before the second was written`)
+  })
+})
+
+describe('the connections cap', () => {
+  let backend: TcpBackend
+  let gateway: KeyFileGateway
+  let removeDir: () => Promise<void>
+  const held: Socket[] = []
+
+  before(async () => {
+    backend = await startTcpBackend((socket) => held.push(socket))
+    const temp = await makeTempDir()
+    removeDir = temp.remove
+    const file = join(temp.dir, 'gateway.yaml')
+    await writeFile(file, stringify({ backend: { url: backend.origin, connections: 1 } }))
+    gateway = await startKeyFileGateway({ backend: backend.origin, env: { MCP_CONFIG: file } })
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+    await removeDir?.()
+  })
+
+  test('requests beyond backend.connections wait for the connection, then use it', async () => {
+    const token = await gateway.token()
+    const posts = [1, 2, 3].map((id) =>
+      send(gatewayMcpUrl(gateway), { method: 'POST', headers: mcpHeaders({ authorization: `Bearer ${token}` }), body: call(id) }),
+    )
+    for (let answered = 0; answered < 3; answered++) {
+      await waitFor(() => held.length > 0, 'a request at the backend')
+      await sleep(50)
+      assert.equal(backend.requests.length, answered + 1, 'more requests in flight than connections')
+      const id = (JSON.parse(backend.requests[answered]?.body ?? '{}') as { id: number }).id
+      held.shift()?.write(json(result(id)))
+    }
+    const responses = await Promise.all(posts)
+    assert.deepEqual(responses.map((r) => r.status), [200, 200, 200])
+    assert.deepEqual(responses.map((r) => JSON.parse(r.body) as { id: number }).map((r) => r.id), [1, 2, 3])
+    assert.equal(backend.connections(), 1)
+  })
+})
+
+describe('an https backend', () => {
+  let fx: OpsFixture
+  let server: ReturnType<typeof createHttpsServer>
+  const sessions: boolean[] = []
+
+  before(async () => {
+    fx = await createOpsFixture()
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', join(fx.dir, 'backend.key'), '-out', join(fx.dir, 'backend.crt'), '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1',
+    ], { stdio: 'ignore' })
+    server = createHttpsServer({ key: readFileSync(join(fx.dir, 'backend.key')), cert: readFileSync(join(fx.dir, 'backend.crt')) }, (req, res) => {
+      req.resume()
+      req.once('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', connection: 'close' })
+        res.end(result(1))
+      })
+    })
+    server.on('secureConnection', (socket) => sessions.push(socket.isSessionReused()))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  })
+  after(async () => {
+    server?.closeAllConnections()
+    await new Promise((resolve) => server?.close(resolve))
+    await fx?.close()
+  })
+
+  test('reached over TLS, certificate verified against the trusted CAs (NODE_EXTRA_CA_CERTS), sessions resumed', async () => {
+    const { port } = server.address() as AddressInfo
+    const config = await fx.writeConfig({ backend: { url: `https://127.0.0.1:${port}` } })
+    const gw = spawnServe(['--config', config], { MCP_AUDIT_LOG: 'off', NODE_EXTRA_CA_CERTS: join(fx.dir, 'backend.crt') }, 'https-backend')
+    try {
+      await gw.waitForLine((line) => line.msg === 'listening', 'the gateway to listen')
+      const token = await fx.token('mcp:read')
+      // `Connection: close` from the backend: each request opens a new TLS connection.
+      for (let i = 0; i < 2; i++) {
+        const response = await send(`http://127.0.0.1:${fx.port}/mcp`, {
+          method: 'POST',
+          headers: mcpHeaders({ authorization: `Bearer ${token}` }),
+          body: LIST_TOOLS,
+        })
+        assert.equal(response.status, 200, response.body)
+        assert.equal(response.body, result(1))
+      }
+      assert.deepEqual(sessions, [false, true], 'the second connection did not resume the first TLS session')
+    } finally {
+      await gw.kill()
+    }
+  })
+})
+
+async function readToEnd(response: IncomingMessage): Promise<{ text: string; complete: boolean }> {
+  let text = ''
+  return new Promise((resolve) => {
+    response.on('data', (piece: Buffer) => {
+      text += String(piece)
+    })
+    response.once('end', () => resolve({ text, complete: response.complete }))
+    response.once('error', () => resolve({ text, complete: false }))
+    response.once('aborted', () => resolve({ text, complete: false }))
+  })
+}
