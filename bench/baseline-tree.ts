@@ -1,10 +1,16 @@
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { REPO_ROOT } from './gateway-process.js'
 
-/** The hot-path files the benchmark's owner may change; `--baseline REF` takes these from REF. */
-export const HOT_PATH_FILES = ['src/proxy/forward.ts', 'src/proxy/headers.ts', 'src/token/verified-cache.ts'] as const
+/**
+ * The hot-path code the benchmark's owner may change; `--baseline REF` takes it from REF: whole
+ * directories (files added or removed since REF included, so a change split over new files is
+ * measured whole) and single files.
+ */
+export const HOT_PATH_DIRS = ['src/proxy'] as const
+export const HOT_PATH_FILES = ['src/token/verified-cache.ts'] as const
+export const HOT_PATH_DESCRIPTION = 'src/proxy/, src/token/verified-cache.ts'
 
 /**
  * A copy of the working tree's `src/` in which the hot-path files are replaced by their versions at
@@ -25,9 +31,15 @@ export function createBaselineTree(ref: string, dir: string): string {
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
   // `.`: the working tree as it is, to check that the copy itself measures the same (A/A).
   if (ref === '.') return root
-  for (const file of HOT_PATH_FILES) {
-    const text = execFileSync('git', ['show', `${ref}:${file}`], { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 1 << 24 })
-    writeFileSync(join(root, file), text)
+  const git = (args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 1 << 24 })
+  const files: string[] = [...HOT_PATH_FILES]
+  for (const dir of HOT_PATH_DIRS) {
+    rmSync(join(root, dir), { recursive: true, force: true })
+    files.push(...git(['ls-tree', '-r', '--name-only', ref, '--', dir]).split('\n').filter((f) => f !== ''))
+  }
+  for (const file of files) {
+    mkdirSync(dirname(join(root, file)), { recursive: true })
+    writeFileSync(join(root, file), git(['show', `${ref}:${file}`]))
   }
   return root
 }

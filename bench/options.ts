@@ -41,7 +41,7 @@ Options:
   --connections N     connections of throughput runs (default 64)
   --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
   --dist              run dist/cli/main.js (npm run build) instead of src through tsx
-  --baseline REF      add a gateway whose src/proxy/forward.ts, src/proxy/headers.ts and
+  --baseline REF      add a gateway whose src/proxy/ (the whole directory) and
                       src/token/verified-cache.ts come from git REF (before/after, same run);
                       REF "." copies the working tree unchanged (A/A check); an absolute
                       path runs that prepared copy of the repository instead

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createBaselineTree } from './baseline-tree.js'
+import { createBaselineTree, HOT_PATH_DESCRIPTION } from './baseline-tree.js'
 import { spawnChild } from './child-process.js'
 import { describeTools, type BenchContext } from './context.js'
 import { createBenchKeys } from './keys.js'
@@ -139,7 +139,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
       origin: base.value.url,
       targetPid: base.value.child.pid,
       requests: mcpRequests(mintTokens(keys.rs256, `${base.value.url}/mcp`, TOKEN_SET_SIZE)),
-      note: `src/proxy/forward.ts, src/proxy/headers.ts, src/token/verified-cache.ts as of ${options.baseline}`,
+      note: `${HOT_PATH_DESCRIPTION} as of ${options.baseline}`,
     })
   }
 
@@ -165,7 +165,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
         origin: bg.url,
         targetPid: bg.child.pid,
         requests: mcpRequests(bTokens),
-        note: `src/proxy/forward.ts, src/proxy/headers.ts, src/token/verified-cache.ts as of ${options.baseline}`,
+        note: `${HOT_PATH_DESCRIPTION} as of ${options.baseline}`,
       })
     }
   } else {
@@ -205,7 +205,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
         origin: base.value.url,
         targetPid: base.value.child.pid,
         requests: mcpRequests(mintTokens(keys.rs256, `${base.value.url}/mcp`, TOKEN_SET_SIZE)),
-        note: `src/proxy/forward.ts, src/proxy/headers.ts, src/token/verified-cache.ts as of ${options.baseline}`,
+        note: `${HOT_PATH_DESCRIPTION} as of ${options.baseline}`,
       })
     }
   } else {
