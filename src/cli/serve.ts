@@ -1,10 +1,10 @@
 import cluster from 'node:cluster'
-import { pino } from 'pino'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/normalize.js'
 import { ConfigError } from '../errors.js'
 import { createAuditTrail, mcpCallPaths, type AuditTrail } from '../observability/audit.js'
 import { events } from '../observability/events.js'
+import { createLineWriter, type LineWriter } from '../observability/line-writer.js'
 import { attachLogger, createLogger, logNotices } from '../observability/log.js'
 import {
   clusterMetricsSource,
@@ -16,8 +16,6 @@ import {
 import { startAdminServer, type AdminServer } from '../server/admin.js'
 import { startGateway, type RunningGateway } from '../server/http.js'
 import { answerReadiness, restartOnlyChanges, serialize, startWorkerPool, waitForStopSignal } from '../server/lifecycle.js'
-
-type Stdout = ReturnType<typeof pino.destination>
 
 /**
  * `serve`: validate everything, print every problem and exit non-zero before listening; otherwise
@@ -60,7 +58,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
     audit.close()
     metrics.close()
     detachLogger()
-    await flush(stdout)
+    stdout.flushSync()
   }
 
   let gateway: RunningGateway
@@ -104,7 +102,9 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
       return
     }
     logger.level = next.log.level
-    // A new trail reopens the file: after logrotate moved it, or at a new path.
+    // A new trail reopens the file: after logrotate moved it, or at a new path. The old one
+    // writes out what it holds first, and so does stdout: the lines before the reload go out.
+    stdout.flushSync()
     audit.close()
     audit = startAudit(next, stdout)
     metrics.update({ calls: mcpCallPaths(next), knownTools: configuredTools(next.scopes) })
@@ -145,7 +145,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   const stopAll = async (code: number) => {
     await pool.stop('SIGTERM')
     detachLogger()
-    await flush(stdout)
+    stdout.flushSync()
     return code
   }
   let address
@@ -210,7 +210,7 @@ function warnRestartOnly(logger: { warn(obj: object, msg: string): void }, runni
   if (kept.length > 0) logger.warn({ settings: kept }, 'these settings change only on restart; their running values are kept')
 }
 
-function startAudit(config: Config, stdout: Stdout): AuditTrail {
+function startAudit(config: Config, stdout: LineWriter): AuditTrail {
   return createAuditTrail({ ...mcpCallPaths(config), file: config.audit.file, stdout })
 }
 
@@ -225,20 +225,11 @@ function listenHint(error: unknown, listen: { host: string; port?: number | unde
 }
 
 /**
- * Buffered stdout. Processes of a cluster share one pipe: a write of at most PIPE_BUF (4096)
- * bytes is atomic (POSIX write(2)), and sonic-boom only cuts its buffer between lines, so lines
- * of two workers never interleave.
+ * Buffered stdout, one writer for the logger and the audit trail: the lines of many requests go
+ * out in one write. Processes of a cluster share one pipe: a write of at most PIPE_BUF (4096)
+ * bytes is atomic (POSIX write(2)), and the writer cuts only between lines, so lines of two
+ * workers never interleave.
  */
-function stdoutStream(shared: boolean): Stdout {
-  return pino.destination({ sync: false, ...(shared ? { maxWrite: 4096 } : {}) })
-}
-
-function flush(stdout: Stdout): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      stdout.flush(() => resolve())
-    } catch {
-      resolve()
-    }
-  })
+function stdoutStream(shared: boolean): LineWriter {
+  return createLineWriter({ fd: 1, ...(shared ? { maxWrite: 4096 } : {}) })
 }

@@ -1,6 +1,7 @@
-import { pino } from 'pino'
-import { targetFields } from './call-target.js'
+import { targetFields, targetKind } from './call-target.js'
 import { events, type DecisionEvent } from './events.js'
+import { isoTime, numberMember, stringMember } from './json-line.js'
+import { createLineWriter } from './line-writer.js'
 
 /**
  * One decision per MCP call, for compliance ("all tool invocations logged with the authenticated
@@ -45,6 +46,29 @@ export function toAuditRecord(e: DecisionEvent): AuditRecord {
   }
 }
 
+/**
+ * `JSON.stringify(toAuditRecord(e))` and a newline, built without the object: written for every
+ * MCP call, where the object, its spread and the generic serialization were most of the cost.
+ */
+export function auditLine(e: DecisionEvent): string {
+  const kind = targetKind(e.mcpMethod)
+  return (
+    `{"audit":"mcp.decision","time":"${isoTime(e.time)}"` +
+    stringMember('requestId', e.requestId, true) +
+    stringMember('sub', e.subject) +
+    stringMember('client_id', e.clientId) +
+    stringMember('iss', e.issuer) +
+    stringMember('method', e.mcpMethod) +
+    (kind === undefined ? '' : stringMember(kind, e.target)) +
+    stringMember('decision', e.decision) +
+    stringMember('reason', e.reason) +
+    numberMember('status', e.status) +
+    stringMember('httpMethod', e.httpMethod) +
+    stringMember('protocolVersion', e.protocolVersion) +
+    '}\n'
+  )
+}
+
 export interface McpPathOptions {
   /** The protected location (`config.resource.path`). */
   resourcePath: string
@@ -78,8 +102,9 @@ export interface AuditTrailOptions extends McpPathOptions {
   /** `stdout`, `off`, or a file path (appended, created with its directory). */
   file: string
   /**
-   * The process's stdout stream, shared with the logger: two buffered writers on one pipe could
-   * interleave a long write mid-line. Default: a stream of its own.
+   * The process's stdout writer, shared with the logger (src/cli/serve.ts): the lines of both go
+   * out in the same writes, and two buffered writers on one pipe could interleave a long write
+   * mid-line. Default: a writer of its own on descriptor 1.
    */
   stdout?: { write(line: string): unknown }
 }
@@ -87,32 +112,34 @@ export interface AuditTrailOptions extends McpPathOptions {
 export interface AuditTrail {
   /** Reopens the file (after logrotate moved it); nothing for stdout. */
   reopen(): void
-  /** Unsubscribes and flushes. */
+  /** Unsubscribes and writes out what the file's buffer holds. */
   close(): void
 }
 
 /**
- * Subscribes the audit trail to decision events and writes one JSON line per MCP call. Writes are
- * asynchronous and appended (O_APPEND), so several workers may share one file.
+ * Subscribes the audit trail to decision events and writes one JSON line per MCP call, buffered
+ * (src/observability/line-writer.ts: out within 50 ms, and on close, reload and exit). The file is
+ * opened here, so a path that cannot be written is an error at start; it is appended to
+ * (O_APPEND), so several workers may share it.
  */
 export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
   if (options.file === 'off') return { reopen() {}, close() {} }
   const toStdout = options.file === 'stdout' || options.file === '-'
-  const file = toStdout ? undefined : pino.destination({ dest: options.file, append: true, mkdir: true, sync: false })
-  const out = file ?? options.stdout ?? pino.destination({ dest: 1, sync: false })
+  const own = toStdout ? (options.stdout === undefined ? createLineWriter({ fd: 1 }) : undefined) : createLineWriter({ path: options.file })
+  const out = own ?? (options.stdout as { write(line: string): unknown })
   const isCall = createMcpCallFilter(options)
   const onDecision = (message: unknown) => {
     const e = message as DecisionEvent
-    if (isCall(e)) out.write(`${JSON.stringify(toAuditRecord(e))}\n`)
+    if (isCall(e)) out.write(auditLine(e))
   }
   events.decision.subscribe(onDecision)
   return {
     reopen() {
-      file?.reopen()
+      own?.reopen()
     },
     close() {
       events.decision.unsubscribe(onDecision)
-      file?.end()
+      own?.end()
     },
   }
 }

@@ -10,6 +10,7 @@ import {
   type ReloadEvent,
   type StreamEvent,
 } from './events.js'
+import { TallyCounter, TallyHistogram } from './tally.js'
 
 /**
  * Reasons that mean "the caller did not authenticate": a missing, malformed, invalid or unverifiable
@@ -73,32 +74,56 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
   const registers = [registry]
 
-  const authSuccess = new Counter({
-    name: 'mcp_auth_success_total',
-    help: 'Requests whose access token was verified.',
-    registers,
-  })
-  const authFailure = new Counter({
-    name: 'mcp_auth_failure_total',
-    help: 'Requests refused because the access token was missing, malformed, invalid or could not be verified.',
-    labelNames: ['reason'],
-    registers,
-  })
+  // Counted on every request: plain tallies, read by the registry when /metrics is served.
+  const authSuccess = new TallyCounter('mcp_auth_success_total', 'Requests whose access token was verified.', [], registry)
+  const authFailure = new TallyCounter(
+    'mcp_auth_failure_total',
+    'Requests refused because the access token was missing, malformed, invalid or could not be verified.',
+    ['reason'],
+    registry,
+  )
+  const toolInvocation = new TallyCounter(
+    'mcp_tool_invocation_total',
+    `tools/call requests by tool name (names beyond the configured cap count as "${OTHER}") and decision.`,
+    ['tool', 'decision'],
+    registry,
+  )
+  const rateLimitHit = new TallyCounter('mcp_rate_limit_hit_total', 'Requests refused with 429 by a rate limit.', [], registry)
+  const requests = new TallyCounter(
+    'mcp_requests_total',
+    'Requests to the MCP endpoint by decision and status code.',
+    ['decision', 'status'],
+    registry,
+  )
+  const requestDuration = new TallyHistogram(
+    'mcp_request_duration_seconds',
+    'Time from request to the end of the response on the MCP endpoint (SSE: the whole stream).',
+    ['decision'],
+    DURATION_BUCKETS,
+    registry,
+  )
+  const upstreamDuration = new TallyHistogram(
+    'mcp_upstream_duration_seconds',
+    'Time spent forwarding to the MCP server, until its response body ended.',
+    [],
+    DURATION_BUCKETS,
+    registry,
+  )
+  const introspectionCacheHits = new TallyCounter(
+    'mcp_introspection_cache_hits_total',
+    'Introspection answers served from the cache.',
+    ['issuer'],
+    registry,
+  )
+  const authSuccessCount = authSuccess.at()
+  const rateLimitHitCount = rateLimitHit.at()
+  const upstreamCell = upstreamDuration.at()
+
+  // Counted on rarer events (key fetches, calls to the authorization server, streams, reloads).
   const jwksRefresh = new Counter({
     name: 'mcp_jwks_refresh_total',
     help: 'JWKS fetches (start, unknown kid, cache expiry); more than one a minute suggests a rotation problem.',
     labelNames: ['issuer', 'result'],
-    registers,
-  })
-  const toolInvocation = new Counter({
-    name: 'mcp_tool_invocation_total',
-    help: `tools/call requests by tool name (names beyond the configured cap count as "${OTHER}") and decision.`,
-    labelNames: ['tool', 'decision'],
-    registers,
-  })
-  const rateLimitHit = new Counter({
-    name: 'mcp_rate_limit_hit_total',
-    help: 'Requests refused with 429 by a rate limit.',
     registers,
   })
   const rateLimitStoreFailures = new Counter({
@@ -107,35 +132,10 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     labelNames: ['outcome'],
     registers,
   })
-  const requests = new Counter({
-    name: 'mcp_requests_total',
-    help: 'Requests to the MCP endpoint by decision and status code.',
-    labelNames: ['decision', 'status'],
-    registers,
-  })
-  const requestDuration = new Histogram({
-    name: 'mcp_request_duration_seconds',
-    help: 'Time from request to the end of the response on the MCP endpoint (SSE: the whole stream).',
-    labelNames: ['decision'],
-    buckets: DURATION_BUCKETS,
-    registers,
-  })
-  const upstreamDuration = new Histogram({
-    name: 'mcp_upstream_duration_seconds',
-    help: 'Time spent forwarding to the MCP server, until its response body ended.',
-    buckets: DURATION_BUCKETS,
-    registers,
-  })
   const introspections = new Counter({
     name: 'mcp_introspection_total',
     help: 'RFC 7662 introspection calls to the authorization server, by result.',
     labelNames: ['issuer', 'result'],
-    registers,
-  })
-  const introspectionCacheHits = new Counter({
-    name: 'mcp_introspection_cache_hits_total',
-    help: 'Introspection answers served from the cache.',
-    labelNames: ['issuer'],
     registers,
   })
   const introspectionDuration = new Histogram({
@@ -162,14 +162,14 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
   const onDecision = (message: unknown) => {
     const e = message as DecisionEvent
     if (!isCall(e)) return
-    requests.inc({ decision: e.decision, status: String(e.status) })
-    requestDuration.observe({ decision: e.decision }, e.durationMs / 1000)
-    if (e.upstreamMs !== undefined) upstreamDuration.observe(e.upstreamMs / 1000)
-    if (e.issuer !== undefined) authSuccess.inc()
-    else if (e.reason !== undefined && AUTH_FAILURES.has(e.reason)) authFailure.inc({ reason: e.reason })
-    if (e.reason === 'rate_limited') rateLimitHit.inc()
+    requests.at(e.decision, String(e.status)).value++
+    requestDuration.observe(requestDuration.at(e.decision), e.durationMs / 1000)
+    if (e.upstreamMs !== undefined) upstreamDuration.observe(upstreamCell, e.upstreamMs / 1000)
+    if (e.issuer !== undefined) authSuccessCount.value++
+    else if (e.reason !== undefined && AUTH_FAILURES.has(e.reason)) authFailure.at(e.reason).value++
+    if (e.reason === 'rate_limited') rateLimitHitCount.value++
     if (e.mcpMethod === 'tools/call' && e.target !== undefined) {
-      toolInvocation.inc({ tool: tools.label(e.target, e.decision === 'allow'), decision: e.decision })
+      toolInvocation.at(tools.label(e.target, e.decision === 'allow'), e.decision).value++
     }
   }
   const onJwks = (message: unknown) => {
@@ -179,7 +179,7 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
   const onIntrospection = (message: unknown) => {
     const e = message as IntrospectionEvent
     if (e.cached) {
-      introspectionCacheHits.inc({ issuer: e.issuer })
+      introspectionCacheHits.at(e.issuer).value++
       return
     }
     introspections.inc({ issuer: e.issuer, result: e.outcome })

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createAuditTrail, createMcpCallFilter, toAuditRecord } from '../../../src/observability/audit.js'
+import { auditLine, createAuditTrail, createMcpCallFilter, toAuditRecord } from '../../../src/observability/audit.js'
 import { events, type DecisionEvent } from '../../../src/observability/events.js'
 
 function decision(overrides: Partial<DecisionEvent> = {}): DecisionEvent {
@@ -63,6 +63,22 @@ describe('toAuditRecord', () => {
     assert.equal(denied.resource, 'file:///x')
     assert.equal(denied.reason, 'insufficient_scope')
     assert.equal('tool' in denied, false)
+  })
+})
+
+describe('auditLine', () => {
+  test('the bytes of JSON.stringify(toAuditRecord(e)), whatever the fields hold', () => {
+    const tricky: Array<Partial<DecisionEvent>> = [
+      {},
+      { status: 401, decision: 'deny', reason: 'no_credentials', subject: undefined, clientId: undefined, issuer: undefined, mcpMethod: undefined, target: undefined, protocolVersion: undefined },
+      { mcpMethod: 'resources/read', target: 'file:///a "quoted"\\path\nnext', subject: 'ünïcødé 😀', clientId: 'lone \ud800' },
+      { mcpMethod: 'prompts/get', target: '\u2028\u0000', httpMethod: 'GET', status: 499, decision: 'error', reason: 'client_closed' },
+      { mcpMethod: 'tools/list', target: 'not a tool call', time: Date.UTC(2026, 5, 30, 23, 59, 59, 999) },
+    ]
+    for (const overrides of tricky) {
+      const e = decision(overrides)
+      assert.equal(auditLine(e), `${JSON.stringify(toAuditRecord(e))}\n`)
+    }
   })
 })
 

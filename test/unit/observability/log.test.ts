@@ -2,7 +2,8 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { events, type DecisionEvent } from '../../../src/observability/events.js'
-import { accessLine, attachLogger, createLogger, logNotices } from '../../../src/observability/log.js'
+import { pino } from 'pino'
+import { accessLine, accessLineText, attachLogger, createLogger, logNotices } from '../../../src/observability/log.js'
 
 function memory(): { stream: Writable; lines(): Array<Record<string, unknown>> } {
   const chunks: string[] = []
@@ -63,7 +64,52 @@ describe('accessLine', () => {
   })
 })
 
+/** Events whose every field takes an unusual turn: absent, escaped, non-ASCII, not finite. */
+const TRICKY: Array<Partial<DecisionEvent>> = [
+  {},
+  { status: 401, decision: 'deny', reason: 'expired', subject: undefined, clientId: undefined, issuer: undefined, mcpMethod: undefined, target: undefined, protocolVersion: undefined, upstreamMs: undefined },
+  { status: 502, decision: 'error', reason: 'upstream_unreachable', durationMs: 0.004, upstreamMs: 1234.5678 },
+  { mcpMethod: 'resources/read', target: 'file:///a "quoted"\\path\nnext', subject: 'ünïcødé 😀', clientId: 'tab\there' },
+  { mcpMethod: 'prompts/get', target: '\u2028\u0000', path: '/mcp/sub', httpMethod: 'GET', durationMs: Number.NaN },
+  { mcpMethod: 'tools/list', target: 'ignored for a list', protocolVersion: '2026-07-28', time: Date.UTC(2026, 5, 30, 23, 59, 59, 999) },
+]
+
+describe('accessLineText', () => {
+  test('the bytes of JSON.stringify of level, time, bindings, accessLine and msg', () => {
+    for (const overrides of [...TRICKY, { subject: 'lone \ud800 surrogate' }]) {
+      const e = decision(overrides)
+      const expected = `${JSON.stringify({ level: 'info', time: new Date(e.time).toISOString(), worker: 2, ...accessLine(e), msg: 'request' })}\n`
+      assert.equal(accessLineText(e, 'info', ',"worker":2'), expected)
+      assert.equal(accessLineText(e, 'error', '').startsWith('{"level":"error","time":"'), true)
+    }
+  })
+
+  test('the same line pino writes for the same object, but for the moment it is stamped', () => {
+    for (const overrides of TRICKY) {
+      const e = decision(overrides)
+      const out = memory()
+      createLogger('info', out.stream, { worker: 2 }).info(accessLine(e), 'request')
+      const [viaPino] = out.lines()
+      const ours = JSON.parse(accessLineText(e, 'info', ',"worker":2')) as Record<string, unknown>
+      assert.deepEqual(Object.keys(ours), Object.keys(viaPino ?? {}))
+      assert.deepEqual({ ...ours, time: 'x' }, { ...viaPino, time: 'x' })
+    }
+  })
+})
+
 describe('attachLogger', () => {
+  test('a logger not made by createLogger gets the access line through pino itself', () => {
+    const out = memory()
+    const detach = attachLogger(pino({ base: undefined }, out.stream))
+    try {
+      events.decision.publish(decision({ requestId: 'foreign' }))
+    } finally {
+      detach()
+    }
+    const [line] = out.lines()
+    assert.deepEqual([line?.requestId, line?.level, line?.msg, line?.tool], ['foreign', 30, 'request', 'echo'])
+  })
+
   test('one info access line per request, an error line for 5xx, JSON with ISO time and level words', () => {
     const out = memory()
     const logger = createLogger('info', out.stream)
