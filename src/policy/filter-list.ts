@@ -2,8 +2,10 @@ import type { McpRequest } from '../jsonrpc/mcp-request.js'
 import { featuresOf, type ProtocolVersion } from '../jsonrpc/protocol-version.js'
 import type { Principal } from '../token/principal.js'
 import { toolAllowlist } from './allowed-tools.js'
-import { LIST_METHODS, methodScopes, targetScopes, type ListKind, type ListRule, type Policy } from './rules.js'
+import { LIST_METHODS, methodScopes, type ListKind, type ListRule, type Policy } from './rules.js'
+import { entryNameAllowed } from './list-entry.js'
 import { holdsAll } from './scopes.js'
+import { spliceJsonList } from './splice-list.js'
 
 /** How one list is rewritten for this caller: `all` keeps every entry, `none` drops them all. */
 type ListMode = 'all' | 'none' | 'check'
@@ -70,9 +72,7 @@ function entryAllowed(filter: ListFilter, rule: ListRule, entry: unknown): boole
   const key = entry[rule.entryKey]
   // An entry that cannot be judged is dropped (fail closed).
   if (typeof key !== 'string') return false
-  if (rule.kind === 'tools' && filter.allowedTools !== undefined && !filter.allowedTools.has(key)) return false
-  const { policy, principal } = filter
-  return holdsAll(principal.scopes, targetScopes(policy, rule.useMethod, key), policy.holders)
+  return entryNameAllowed(filter, rule, key)
 }
 
 /**
@@ -105,10 +105,17 @@ export function filterJsonRpcResponse(filter: ListFilter, response: unknown, ver
  * Rewrites an `application/json` response body (one object, or a batch array) through
  * `filterJsonRpcResponse`. Returns `body` itself when nothing changed. A body that is not JSON
  * cannot be filtered, so it is refused (fail closed): it could still name what the caller may not see.
+ * Most bodies are rewritten by cutting bytes (`spliceJsonList`, same result without parsing into
+ * objects); the rest are parsed and serialized again.
  *
  * @throws Error when the body is not JSON.
  */
 export function filterJsonBody(filter: ListFilter, body: Buffer, version: ProtocolVersion): Buffer {
+  return spliceJsonList(filter, body, version) ?? rewriteJsonBody(filter, body, version)
+}
+
+/** `filterJsonBody` by JSON.parse, `rewriteParsed` and JSON.stringify: decides every body. */
+export function rewriteJsonBody(filter: ListFilter, body: Buffer, version: ProtocolVersion): Buffer {
   let value: unknown
   try {
     value = JSON.parse(body.toString('utf8'))

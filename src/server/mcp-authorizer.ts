@@ -72,11 +72,17 @@ export function createMcpAuthorizer(config: Config): McpAuthorizer {
   }
 }
 
-/** A JSON response is one document: hold it, rewrite the list results, send it whole. */
+/**
+ * A JSON response is one document: hold it, rewrite the list results, send it whole. The stream
+ * lives for one response and the proxy listens for `end` and `error` only, so it skips the
+ * auto-destroy and `close` steps (a tick each).
+ */
 function createJsonListFilter(filter: ListFilter, version: ProtocolVersion): Transform {
   const chunks: Buffer[] = []
   let size = 0
   return new Transform({
+    autoDestroy: false,
+    emitClose: false,
     transform(chunk: Buffer, _encoding, callback) {
       size += chunk.length
       if (size > MAX_JSON_LIST_BYTES) return callback(new Error('list response too large to filter'))
@@ -85,7 +91,8 @@ function createJsonListFilter(filter: ListFilter, version: ProtocolVersion): Tra
     },
     flush(callback) {
       try {
-        callback(null, filterJsonBody(filter, Buffer.concat(chunks, size), version))
+        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)
+        callback(null, filterJsonBody(filter, body, version))
       } catch (error) {
         callback(error as Error)
       }

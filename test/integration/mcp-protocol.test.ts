@@ -41,6 +41,16 @@ async function answer(req: import('node:http').IncomingMessage, res: import('nod
     return { jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: `did ${m.method}` }] } }
   }
   const result = Array.isArray(body) ? body.map(one) : one(body)
+  if (req.headers['x-test-broken'] === '1') {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(`tools: ${TOOLS.map((t) => t.name).join(', ')}`)
+    return
+  }
+  if (req.headers['x-test-pretty'] === '1') {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(result, null, 2))
+    return
+  }
   if (req.headers['x-test-sse'] === '1') {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     res.write(': keepalive\n\n')
@@ -230,6 +240,18 @@ describe('list filtering and the allowed-tools claim (2025-11-25)', () => {
   test('a caller who may use everything gets the backend bytes untouched', async () => {
     const r = await post(list, legacy, 'mcp math repo:admin')
     assert.equal(r.text, JSON.stringify({ jsonrpc: '2.0', id: 3, result: { tools: TOOLS, nextCursor: 'c2', ttlMs: 60000 } }))
+  })
+
+  test('JSON written with whitespace: filtered the same, the kept bytes as the backend wrote them', async () => {
+    const r = await post(list, { ...legacy, 'x-test-pretty': '1' }, 'mcp repo:admin')
+    const { result } = JSON.parse(r.text) as { result: Record<string, unknown> }
+    assert.deepEqual((result.tools as { name: string }[]).map((t) => t.name), ['echo', 'delete_repo'])
+    assert.equal(result.nextCursor, 'c2')
+    assert.ok(r.text.includes(JSON.stringify(TOOLS[0], null, 2).replaceAll('\n', '\n      ')), r.text)
+  })
+
+  test('a list answer that is not JSON is cut off, never passed on unfiltered', async () => {
+    await assert.rejects(post(list, { ...legacy, 'x-test-broken': '1' }, 'mcp'))
   })
 
   test('mcp_allowed_tools narrows calls and lists on top of scopes', async () => {
