@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { featuresOf, type ProtocolVersion } from '../jsonrpc/protocol-version.js'
 import type { ListFilter } from './filter-list.js'
 import { entryNameAllowed } from './list-entry.js'
-import type { ListKind } from './rules.js'
+import type { ListKind, ListRule } from './rules.js'
 
 /**
  * The fast way to filter an `application/json` list response: one strict pass over the bytes
@@ -15,8 +15,8 @@ import type { ListKind } from './rules.js'
  * refuses), not valid UTF-8, nested deeper than `MAX_DEPTH`, with a duplicated member that matters
  * (`id`, `method`, `result`, the list, `cacheScope`, an entry's name: JSON.parse keeps the last
  * one, other parsers the first), or with an escaped member name that may spell one of those. The
- * entries kept, their order and every other byte are the backend's own; only whitespace between
- * the entries of a rewritten list is dropped.
+ * entries kept, their order, the separators between them and every other byte are the backend's
+ * own.
  *
  * The scanner keeps its state in this module (the body, the offset, what it found): it runs to
  * completion synchronously, never re-entered, and lets go of the body before it returns.
@@ -44,14 +44,17 @@ const MAX_DEPTH = 64
 /** The scan cannot decide (see above): the slow path must. */
 const UNDECIDED = -1
 
-/** What an object is to the splice: anything, a JSON-RPC message, its `result`, or a list entry. */
-const ANY = 0
+/** What an object is to the splice: a JSON-RPC message, its `result`, or a list entry. */
 const MESSAGE = 1
 const RESULT = 2
 const ENTRY = 3
 
 const ESCAPABLE = new Uint8Array(256)
 for (const c of '"\\/bfnrt') ESCAPABLE[c.charCodeAt(0)] = 1
+/** Bytes a string token passes over as they are: all but the quote, the backslash and controls. */
+const IN_STRING = new Uint8Array(256).fill(1, 0x20)
+IN_STRING[QUOTE] = 0
+IN_STRING[BACKSLASH] = 0
 const HEX = new Uint8Array(256)
 for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1
 
@@ -101,6 +104,8 @@ interface MessageSpan {
 
 // Scanner state (see the module comment).
 let b: Buffer = EMPTY
+/** The containers open inside the value `value` is skipping. */
+const containers = new Uint8Array(MAX_DEPTH + 1)
 let n = 0
 /** Whether the last string token scanned held an escape. */
 let escaped = false
@@ -149,12 +154,10 @@ export function spliceJsonList(filter: ListFilter, body: Buffer, version: Protoc
   return found === undefined ? undefined : splice(filter, body, version, found)
 }
 
-/** A piece of the output: a range of the body, or bytes of our own. */
+/** A range of the body replaced by `bytes` (removed when `undefined`). */
 interface Edit {
   readonly start: number
   readonly end: number
-  /** The entries kept, when the edit rewrites a list; else `bytes` replaces the range. */
-  readonly kept: readonly EntrySpan[] | undefined
   readonly bytes: Buffer | undefined
 }
 
@@ -167,27 +170,15 @@ function splice(filter: ListFilter, body: Buffer, version: ProtocolVersion, foun
     if (kind === undefined || kind !== message.listKind) continue
     const rule = filter.policy.lists[kind]
     const mode = filter.modes[kind] ?? 'check'
-    const all = message.entries
-    let kept: EntrySpan[] = []
-    if (mode === 'all') kept = all
-    else if (mode === 'check') {
-      for (const entry of all) {
-        // An entry that cannot be judged is dropped (fail closed), as `filterJsonRpcResponse` does.
-        if (!entry.object || entry.nameStart === UNDECIDED) continue
-        const name = entry.nameEscaped
-          ? (JSON.parse(body.toString('utf8', entry.nameStart, entry.nameEnd)) as string)
-          : body.toString('utf8', entry.nameStart + 1, entry.nameEnd - 1)
-        if (entryNameAllowed(filter, rule, name)) kept.push(entry)
-      }
-    }
-    if (kept.length === all.length && !markPrivate) continue
-    if (kept.length !== all.length) edits.push({ start: message.listStart, end: message.listEnd, kept, bytes: undefined })
+    const entries = message.entries
+    const dropped = mode === 'all' ? 0 : cutDropped(edits, entries, (entry) => mode === 'check' && allowed(filter, rule, body, entry))
+    if (dropped === 0 && !markPrivate) continue
     if (markPrivate) {
       if (message.cacheScopeStart !== UNDECIDED) {
-        edits.push({ start: message.cacheScopeStart, end: message.cacheScopeEnd, kept: undefined, bytes: PRIVATE_VALUE })
+        edits.push({ start: message.cacheScopeStart, end: message.cacheScopeEnd, bytes: PRIVATE_VALUE })
       } else {
         // The result has at least its list member, so a comma goes first; last, as the rewrite appends it.
-        edits.push({ start: message.resultClose, end: message.resultClose, kept: undefined, bytes: PRIVATE_MEMBER })
+        edits.push({ start: message.resultClose, end: message.resultClose, bytes: PRIVATE_MEMBER })
       }
     }
   }
@@ -196,37 +187,54 @@ function splice(filter: ListFilter, body: Buffer, version: ProtocolVersion, foun
   return assemble(body, edits)
 }
 
-/** The body with each edit applied, in one allocation; a rewritten list is `[` kept entries joined by `,` `]`. */
-function assemble(body: Buffer, edits: readonly Edit[]): Buffer {
-  let length = body.length
-  for (const edit of edits) {
-    length -= edit.end - edit.start
-    if (edit.bytes !== undefined) length += edit.bytes.length
-    else {
-      const kept = edit.kept as readonly EntrySpan[]
-      length += 2 + Math.max(0, kept.length - 1)
-      for (const entry of kept) length += entry.end - entry.start
+/** An entry that cannot be judged (not an object, no string name) is dropped (fail closed), as `filterJsonRpcResponse` does. */
+function allowed(filter: ListFilter, rule: ListRule, body: Buffer, entry: EntrySpan): boolean {
+  if (!entry.object || entry.nameStart === UNDECIDED) return false
+  const name = entry.nameEscaped
+    ? (JSON.parse(body.toString('utf8', entry.nameStart, entry.nameEnd)) as string)
+    : body.toString('utf8', entry.nameStart + 1, entry.nameEnd - 1)
+  return entryNameAllowed(filter, rule, name)
+}
+
+/**
+ * Cuts the entries `keep` refuses, each with one separator: the one after it, or for the dropped
+ * entries after the last kept one, the one before them. Kept entries and the separators between
+ * them stay as the backend wrote them. Returns how many were dropped.
+ */
+function cutDropped(edits: Edit[], entries: readonly EntrySpan[], keep: (entry: EntrySpan) => boolean): number {
+  let dropped = 0
+  // The first of the dropped entries since the last kept one.
+  let runStart = -1
+  for (let j = 0; j < entries.length; j++) {
+    const entry = entries[j] as EntrySpan
+    if (keep(entry)) {
+      if (runStart !== -1) edits.push({ start: (entries[runStart] as EntrySpan).start, end: entry.start, bytes: undefined })
+      runStart = -1
+    } else {
+      dropped++
+      if (runStart === -1) runStart = j
     }
   }
+  if (runStart !== -1) {
+    const from = runStart === 0 ? (entries[0] as EntrySpan).start : (entries[runStart - 1] as EntrySpan).end
+    edits.push({ start: from, end: (entries[entries.length - 1] as EntrySpan).end, bytes: undefined })
+  }
+  return dropped
+}
+
+/** The body with each edit applied, in one allocation. */
+function assemble(body: Buffer, edits: readonly Edit[]): Buffer {
+  let length = body.length
+  for (const edit of edits) length += (edit.bytes?.length ?? 0) - (edit.end - edit.start)
   const out = Buffer.allocUnsafe(length)
   let to = 0
   let at = 0
   for (const edit of edits) {
-    to += body.copy(out, to, at, edit.start)
+    if (edit.start > at) to += body.copy(out, to, at, edit.start)
     if (edit.bytes !== undefined) to += edit.bytes.copy(out, to)
-    else {
-      out[to++] = OPEN_ARRAY
-      const kept = edit.kept as readonly EntrySpan[]
-      for (let i = 0; i < kept.length; i++) {
-        const entry = kept[i] as EntrySpan
-        if (i > 0) out[to++] = COMMA
-        to += body.copy(out, to, entry.start, entry.end)
-      }
-      out[to++] = CLOSE_ARRAY
-    }
     at = edit.end
   }
-  body.copy(out, to, at)
+  if (at < body.length) body.copy(out, to, at)
   return out
 }
 
@@ -288,7 +296,7 @@ function object(i: number, depth: number, role: number): number {
     i = ws(i)
     if (i >= len || buf[i] !== COLON) return UNDECIDED
     i = ws(i + 1)
-    i = role === ANY ? value(i, depth + 1) : member(role, keyStart, keyEnd, keyEscaped, i, depth + 1)
+    i = member(role, keyStart, keyEnd, keyEscaped, i, depth + 1)
     if (i === UNDECIDED) return UNDECIDED
     i = ws(i)
     if (i >= len) return UNDECIDED
@@ -404,41 +412,85 @@ function list(i: number, depth: number): number {
   }
 }
 
-/** Any value, checked and skipped. */
+/**
+ * Any value, checked and skipped: a loop over the bytes with the open containers on a small
+ * stack rather than a call per value, since most of a list's bytes are in values nobody reads
+ * (schemas, descriptions).
+ */
 function value(i: number, depth: number): number {
   const buf = b
   const len = n
-  if (i >= len) return UNDECIDED
-  const c = buf[i] as number
-  if (c === QUOTE) return string(i)
-  if (c === OPEN_OBJECT) return object(i, depth, ANY)
-  if (c === OPEN_ARRAY) return array(i, depth)
-  if (c === MINUS || (c >= ZERO && c <= NINE)) return number(i)
-  for (const literal of LITERALS) {
-    if (c !== literal[0]) continue
-    if (i + literal.length > len) return UNDECIDED
-    for (let k = 1; k < literal.length; k++) if (buf[i + k] !== literal[k]) return UNDECIDED
-    return i + literal.length
+  const open = containers
+  let top = 0
+  for (;;) {
+    // A value starts at `i`.
+    if (i >= len) return UNDECIDED
+    let c = buf[i] as number
+    if (c === QUOTE) {
+      i = string(i)
+      if (i === UNDECIDED) return UNDECIDED
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (depth + top >= MAX_DEPTH) return UNDECIDED
+      i = ws(i + 1)
+      if (i >= len) return UNDECIDED
+      if (buf[i] === c + 2) i++ // `{}` or `[]`: the closing byte is the opening one plus two
+      else {
+        open[top++] = c
+        if (c === OPEN_OBJECT) {
+          i = memberValue(i)
+          if (i === UNDECIDED) return UNDECIDED
+        }
+        continue
+      }
+    } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+      i = number(i)
+      if (i === UNDECIDED) return UNDECIDED
+    } else {
+      i = literal(i, c)
+      if (i === UNDECIDED) return UNDECIDED
+    }
+    // A value ended: close what it closes, then the next member or element.
+    for (;;) {
+      if (top === 0) return i
+      i = ws(i)
+      if (i >= len) return UNDECIDED
+      c = buf[i] as number
+      const container = open[top - 1] as number
+      if (c === COMMA) {
+        i = ws(i + 1)
+        if (container === OPEN_OBJECT) {
+          i = memberValue(i)
+          if (i === UNDECIDED) return UNDECIDED
+        }
+        break
+      }
+      if (c !== container + 2) return UNDECIDED
+      top--
+      i++
+    }
   }
-  return UNDECIDED
 }
 
-function array(i: number, depth: number): number {
+/** Where the value of the member whose key starts at `i` starts (key, colon and whitespace checked). */
+function memberValue(i: number): number {
   const buf = b
-  const len = n
-  if (depth > MAX_DEPTH) return UNDECIDED
-  i = ws(i + 1)
-  if (i < len && buf[i] === CLOSE_ARRAY) return i + 1
-  for (;;) {
-    i = value(i, depth + 1)
-    if (i === UNDECIDED) return UNDECIDED
-    i = ws(i)
-    if (i >= len) return UNDECIDED
-    const c = buf[i]
-    if (c === COMMA) i = ws(i + 1)
-    else if (c === CLOSE_ARRAY) return i + 1
-    else return UNDECIDED
+  if (i >= n || buf[i] !== QUOTE) return UNDECIDED
+  i = string(i)
+  if (i === UNDECIDED) return UNDECIDED
+  i = ws(i)
+  if (i >= n || buf[i] !== COLON) return UNDECIDED
+  return ws(i + 1)
+}
+
+function literal(i: number, c: number): number {
+  const buf = b
+  for (const word of LITERALS) {
+    if (c !== word[0]) continue
+    if (i + word.length > n) return UNDECIDED
+    for (let k = 1; k < word.length; k++) if (buf[i + k] !== word[k]) return UNDECIDED
+    return i + word.length
   }
+  return UNDECIDED
 }
 
 /** The string token opening at `i` (a quote); sets `escaped`. Raw control characters are invalid (RFC 8259 §7). */
@@ -449,6 +501,11 @@ function string(i: number): number {
   let seen = false
   while (k < len) {
     const c = buf[k] as number
+    // One table lookup for the common byte.
+    if (IN_STRING[c] === 1) {
+      k++
+      continue
+    }
     if (c === QUOTE) {
       escaped = seen
       return k + 1

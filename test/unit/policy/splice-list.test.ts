@@ -52,7 +52,7 @@ function agree(filter: ListFilter, body: Buffer, version: ProtocolVersion): bool
 const TOOLS = [{ name: 'echo', description: 'e' }, { name: 'delete_repo' }, { name: 'read_repo', inputSchema: { type: 'object' } }, { title: 'no name' }, 'not an object', { name: 'write_both' }]
 
 describe('spliceJsonList', () => {
-  test('drops entries, keeps every other byte and member, marks 2026-07-28 private', () => {
+  test('cuts dropped entries with their separator, keeps every other byte, marks 2026-07-28 private', () => {
     const filter = filterOf([['tools/list']], '2026-07-28', [...CALL, 'repo:read'])
     const body = Buffer.from(
       `{ "jsonrpc": "2.0", "id": 1,\n  "result": { "tools": [ {"name": "echo", "description": "e"} , {"name":"delete_repo"},{"name":"read_repo","inputSchema":{"type":"object"}} ],\n "nextCursor": "c2", "cacheScope": "public", "ttlMs": 1e3 } }`,
@@ -61,9 +61,24 @@ describe('spliceJsonList', () => {
     assert.ok(out)
     assert.equal(
       out.toString(),
-      `{ "jsonrpc": "2.0", "id": 1,\n  "result": { "tools": [{"name": "echo", "description": "e"},{"name":"read_repo","inputSchema":{"type":"object"}}],\n "nextCursor": "c2", "cacheScope": "private", "ttlMs": 1e3 } }`,
+      `{ "jsonrpc": "2.0", "id": 1,\n  "result": { "tools": [ {"name": "echo", "description": "e"} , {"name":"read_repo","inputSchema":{"type":"object"}} ],\n "nextCursor": "c2", "cacheScope": "private", "ttlMs": 1e3 } }`,
     )
     assert.ok(agree(filter, body, '2026-07-28'))
+  })
+
+  test('dropped entries first, between, and last: each cut with one separator', () => {
+    const filter = filterOf([['tools/list']], '2025-11-25', CALL)
+    const cases: [string, string][] = [
+      ['[{"name":"delete_repo"}, {"name":"echo"}, {"name":"x_1"},{"name":"read_repo"} ,{"name":"y"}]', '[{"name":"echo"}, {"name":"x_1"},{"name":"y"}]'],
+      ['[ {"name":"echo"} , {"name":"delete_repo"} , {"name":"read_repo"} ]', '[ {"name":"echo"} ]'],
+      ['[{"name":"delete_repo"},{"name":"read_repo"}]', '[]'],
+      ['[ 7 ]', '[  ]'],
+    ]
+    for (const [list, expected] of cases) {
+      const body = Buffer.from(`{"jsonrpc":"2.0","id":1,"result":{"tools":${list}}}`)
+      assert.equal(spliceJsonList(filter, body, '2025-11-25')?.toString(), `{"jsonrpc":"2.0","id":1,"result":{"tools":${expected}}}`)
+      assert.ok(agree(filter, body, '2025-11-25'))
+    }
   })
 
   test('cacheScope absent: appended last, as the rewrite does', () => {
