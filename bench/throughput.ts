@@ -215,11 +215,18 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   scenarios.push(
     { id: 'direct-1c', label: 'direct backend, 1 connection', kind: 'latency', connections: 1, origin: backend.origin, targetPid: backend.child.pid, requests: rsRequests },
     { id: 'jwt-rs256-1c', label: 'gateway JWT RS256, 1 connection', kind: 'latency', connections: 1, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
+    // The floor any Node proxy pays at 1 connection here (latency is not in the default table).
+    { id: 'node-proxy-1c', label: 'plain Node proxy, 1 connection', kind: 'latency', connections: 1, origin: plainUrl, targetPid: plain.pid, requests: rsRequests },
   )
+  const jwtBaseline = scenarios.find((s) => s.id === 'jwt-rs256-baseline')
+  if (jwtBaseline !== undefined) {
+    // Added latency before/after a change, paired round by round like the throughput rows.
+    scenarios.push({ ...jwtBaseline, id: 'jwt-rs256-1c-baseline', label: `${jwtBaseline.label}, 1 connection`, kind: 'latency', connections: 1 })
+  }
 
   const selected = scenarios.filter(
     (s) =>
-      options.only.length === 0 ||
+      (options.only.length === 0 && s.id !== 'node-proxy-1c') ||
       s.id === 'direct' ||
       s.id === 'direct-1c' ||
       options.only.some((o) => (o.endsWith('*') ? s.id.startsWith(o.slice(0, -1)) : s.id === o)),
@@ -255,6 +262,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
           compareBaseline(runs, 'jwt-rs256', 'JWT RS256'),
           compareBaseline(runs, 'introspection', 'introspection'),
           compareBaseline(runs, 'policy', 'per-tool policy'),
+          compareBaseline(runs, 'jwt-rs256-1c', 'JWT RS256, 1 connection'),
         ].filter(
           (c): c is NonNullable<typeof c> => c !== undefined,
         )
@@ -307,11 +315,19 @@ function compareBaseline(
     rpsRatioPerRound: rps.map((x) => round(x, 3)),
     cpuUsNow: round(median(pairs.map((p) => p.r.targetCpuUs)), 1),
     cpuUsBaseline: round(median(pairs.map((p) => p.b.targetCpuUs)), 1),
+    // Latency rows are judged by p50: the difference in ms, round by round.
+    p50MsNow: round(median(pairs.map((p) => p.r.p50Ms)), 3),
+    p50MsBaseline: round(median(pairs.map((p) => p.b.p50Ms)), 3),
+    p50DiffMsPerRound: pairs.map((p) => round(p.r.p50Ms - p.b.p50Ms, 3)),
   }
+  const latency =
+    id.endsWith('-1c')
+      ? `; p50 ${figures.p50MsNow} vs ${figures.p50MsBaseline} ms (difference per round ${figures.p50DiffMsPerRound.join(', ')})`
+      : ''
   const text =
     `working tree vs baseline (${label}, ${pairs.length} paired rounds): gateway CPU/req ${figures.cpuUsNow} vs ${figures.cpuUsBaseline} µs, ` +
     `ratio ${figures.cpuRatioMedian} (per round ${figures.cpuRatioPerRound.join(', ')}); req/s ratio ${figures.rpsRatioMedian} ` +
-    `(per round ${figures.rpsRatioPerRound.join(', ')})`
+    `(per round ${figures.rpsRatioPerRound.join(', ')})${latency}`
   return { text, figures }
 }
 
