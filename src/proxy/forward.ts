@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import type { Duplex, Writable } from 'node:stream'
 import { UpstreamError } from '../errors.js'
 import { events, type NoticeEvent } from '../observability/events.js'
-import { downstreamHeaders, upstreamRequestHeaders } from './headers.js'
+import { downstreamHeaders, indexOfName, upstreamRequestHeaders, withoutNames } from './headers.js'
 import { requestBytes } from './request-bytes.js'
 import type { ResponseHead } from './response-head.js'
 import type { UpstreamConnection } from './upstream-connection.js'
@@ -24,10 +24,22 @@ export interface BackendOptions {
 /** Decides, once headers arrive, whether the response body must be rewritten (list filtering). */
 export type ResponseRewriter = (statusCode: number, contentType: string | undefined) => Duplex | undefined
 
-export interface ForwardResult {
-  status: number
-  upstreamMs: number
+/** The pipeline's side of one forwarded request: who hears how it ended. */
+export interface ForwardListener {
+  /** Sent to the client as `X-Request-Id` unless the backend's response names its own. */
+  readonly id: string
+  /** The response went to the client (whole, or as far as the client stayed): the backend's time. */
+  forwarded(upstreamMs: number): void
+  /** Nothing reached the client; the pipeline answers with `error` (502, 504). Called at most once, instead of `forwarded`. */
+  failed(error: UpstreamError): void
 }
+
+/** A request on its way: the pipeline says when the client's response closed. */
+export interface Forwarding {
+  /** The response closed: unless it was finished, the client went away and the backend request is aborted. */
+  clientClosed(): void
+}
+
 
 /**
  * Streams a request to the backend over keep-alive connections and the answer back, without
@@ -54,8 +66,9 @@ export function createForwarder(options: BackendOptions) {
     req: IncomingMessage,
     res: ServerResponse,
     body: Buffer | undefined,
-    rewrite?: ResponseRewriter,
-  ): Promise<ForwardResult> {
+    rewrite: ResponseRewriter | undefined,
+    listener: ForwardListener,
+  ): Forwarding {
     const headers = upstreamRequestHeaders(req.headers, {
       remoteAddress: req.socket.remoteAddress,
       proto: (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
@@ -66,9 +79,9 @@ export function createForwarder(options: BackendOptions) {
     if (rewrite !== undefined) delete headers['accept-encoding']
     const method = req.method ?? 'GET'
     const bytes = requestBytes(method, upstreamPath(req.url ?? '/'), host, headers, body)
-    return new Promise<ForwardResult>((resolve, reject) => {
-      pool.request(new ForwardExchange(pool, notices, method, bytes, res, rewrite, resolve, reject))
-    })
+    const exchange = new ForwardExchange(pool, notices, method, bytes, res, rewrite, listener)
+    pool.request(exchange)
+    return exchange
   }
 
   /** Whether a TCP connection to the backend opens (for `/readyz`). */
@@ -114,9 +127,10 @@ function createRefusalNotices(): (error: UpstreamFailure) => void {
  * One forwarded request: response headers are filtered from the parsed field list, the body is
  * written to the client (or through the rewriter) with backpressure (a full client socket pauses
  * the backend connection until `drain`), and a client that goes away aborts the upstream request
- * (its connection is closed, never reused).
+ * (its connection is closed, never reused). It adds no listener of its own to the response: the
+ * pipeline's one 'close' listener calls `clientClosed`.
  */
-class ForwardExchange implements UpstreamExchange {
+class ForwardExchange implements UpstreamExchange, Forwarding {
   readonly method: string
   readonly bytes: Buffer
   connection: UpstreamConnection | undefined
@@ -124,11 +138,9 @@ class ForwardExchange implements UpstreamExchange {
   readonly #notice: (error: UpstreamFailure) => void
   readonly #res: ServerResponse
   readonly #rewrite: ResponseRewriter | undefined
-  readonly #resolve: (result: ForwardResult) => void
-  readonly #reject: (error: unknown) => void
+  readonly #listener: ForwardListener
   readonly #started = performance.now()
   #sink: Writable | undefined
-  #status = 0
   /** Response headers set on `res` but not yet written (a rewritten JSON body, see `drainInto`). */
   #staged = false
   #ended = false
@@ -143,8 +155,7 @@ class ForwardExchange implements UpstreamExchange {
     bytes: Buffer,
     res: ServerResponse,
     rewrite: ResponseRewriter | undefined,
-    resolve: (result: ForwardResult) => void,
-    reject: (error: unknown) => void,
+    listener: ForwardListener,
   ) {
     this.#pool = pool
     this.#notice = notice
@@ -152,18 +163,16 @@ class ForwardExchange implements UpstreamExchange {
     this.bytes = bytes
     this.#res = res
     this.#rewrite = rewrite
-    this.#resolve = resolve
-    this.#reject = reject
-    res.once('close', this.#onClientClose)
+    this.#listener = listener
   }
 
-  readonly #onClientClose = () => {
-    if (this.#res.writableFinished) return
+  clientClosed(): void {
+    if (this.#settled || this.#res.writableFinished) return
     this.#clientGone = true
     this.#abort(new Error('the client closed the connection'))
   }
 
-  readonly #onDrain = () => {
+  #drained(): void {
     this.#waitingDrain = false
     this.connection?.resume()
   }
@@ -175,7 +184,6 @@ class ForwardExchange implements UpstreamExchange {
 
   onHead(head: ResponseHead): void {
     const statusCode = head.status
-    this.#status = statusCode
     const res = this.#res
     const upstream = downstreamHeaders(head.fields)
     const transform = this.#rewrite?.(statusCode, upstream.contentType)
@@ -184,20 +192,23 @@ class ForwardExchange implements UpstreamExchange {
       transform.destroy()
       throw new UpstreamFailure('bad_response', 'bad response from the backend: an encoded body that must be filtered')
     }
-    if (transform !== undefined) delete upstream.headers['content-length']
+    let headers = transform === undefined ? upstream.headers : withoutNames(upstream.headers, CONTENT_LENGTH)
+    // The gateway's request id, as on its own answers (set here rather than with `setHeader`
+    // before, which would make node merge every header in one by one); a backend's own one stands.
+    if (indexOfName(headers, 'x-request-id') === -1) headers.push('x-request-id', this.#listener.id)
     const streaming = upstream.contentType?.startsWith('text/event-stream') === true
     if (transform !== undefined && !streaming) {
       // A rewritten JSON body: headers are staged, not written, so that `res.end(body)` can send
       // them with a Content-Length and the body in one write (a pipe would write the body chunked,
       // then the terminating chunk in a second write on the next tick).
       res.statusCode = statusCode
-      for (const name in upstream.headers) res.setHeader(name, upstream.headers[name] as string | string[])
+      for (let i = 0; i < headers.length; i += 2) res.setHeader(headers[i] as string, headers[i + 1] as string | string[])
       this.#staged = true
       this.#sink = transform
       drainInto(transform, res, (error) => this.#abort(error))
       return
     }
-    res.writeHead(statusCode, upstream.headers)
+    res.writeHead(statusCode, headers)
     if (streaming) {
       // Headers go out now: a client waits for them before the first event arrives.
       res.flushHeaders()
@@ -228,7 +239,7 @@ class ForwardExchange implements UpstreamExchange {
     // Backpressure: the backend connection is not read until the client side drains.
     this.#waitingDrain = true
     this.connection?.pause()
-    sink.once('drain', this.#onDrain)
+    sink.once('drain', () => this.#drained())
   }
 
   onEnd(): void {
@@ -245,29 +256,23 @@ class ForwardExchange implements UpstreamExchange {
       return
     }
     if (this.#clientGone) {
-      this.#status = 499
       this.#finish()
       return
     }
-    this.#cleanup()
     if (this.#settled) return
     this.#settled = true
     const code = error instanceof UpstreamFailure ? error.code : undefined
-    this.#reject(new UpstreamError(code !== undefined && TIMEOUTS.has(code) ? 'upstream_timeout' : 'upstream_unreachable', error))
+    this.#listener.failed(new UpstreamError(code !== undefined && TIMEOUTS.has(code) ? 'upstream_timeout' : 'upstream_unreachable', error))
   }
 
   #finish(): void {
-    this.#cleanup()
     if (this.#settled) return
     this.#settled = true
-    this.#resolve({ status: this.#status, upstreamMs: performance.now() - this.#started })
-  }
-
-  #cleanup(): void {
-    this.#res.off('close', this.#onClientClose)
-    if (this.#waitingDrain) this.#sink?.off('drain', this.#onDrain)
+    this.#listener.forwarded(performance.now() - this.#started)
   }
 }
+
+const CONTENT_LENGTH: ReadonlySet<string> = new Set(['content-length'])
 
 /**
  * Moves a rewriter's output to the response, holding back the latest chunk so that the last one

@@ -4,11 +4,12 @@ import type { Config } from '../config/normalize.js'
 import { BadRequest, GatewayError, type FailureReason } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
 import { events, type DecisionEvent } from '../observability/events.js'
-import type { Forwarder, ResponseRewriter } from '../proxy/forward.js'
+import type { UpstreamError } from '../errors.js'
+import type { Forwarder, Forwarding, ForwardListener, ResponseRewriter } from '../proxy/forward.js'
 import { extractBearerToken } from '../token/bearer.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
-import { readBody } from './read-body.js'
+import { readRequestBody } from './read-body.js'
 import { writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
 import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
@@ -26,17 +27,36 @@ export interface GatewayParts {
 }
 
 /** Per-request state carried through the steps and into the decision event. */
-interface Exchange {
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
-  readonly id: string
-  readonly started: number
-  principal?: Principal
-  call?: McpCall | undefined
-  reason?: FailureReason
-  upstreamMs?: number
-  /** When forwarding began: the response's 'close' (which emits the decision) can come before `forward` resolves. */
-  upstreamStarted?: number
+class Exchange implements ForwardListener {
+  readonly started = performance.now()
+  principal: Principal | undefined = undefined
+  call: McpCall | undefined = undefined
+  reason: FailureReason | undefined = undefined
+  upstreamMs: number | undefined = undefined
+  /** When forwarding began: a response that closes early (client gone) still says how long the backend had it. */
+  upstreamStarted: number | undefined = undefined
+  forwarding: Forwarding | undefined = undefined
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly id: string,
+    readonly refuse: (exchange: Exchange, error: unknown) => void,
+  ) {}
+
+  forwarded(upstreamMs: number): void {
+    this.upstreamMs = upstreamMs
+  }
+
+  failed(error: UpstreamError): void {
+    this.refuse(this, error)
+  }
+
+  /** The response's one 'close' listener: a forwarding learns the client is gone, then the decision goes out. */
+  closed(): void {
+    this.forwarding?.clientClosed()
+    emitDecision(this)
+  }
 }
 
 /**
@@ -73,10 +93,12 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
   })
 
   return function handleRequest(req, res) {
-    const exchange: Exchange = { req, res, id: requestId(req), started: performance.now() }
-    res.setHeader('x-request-id', exchange.id)
-    res.once('close', () => emitDecision(exchange))
+    const exchange = new Exchange(req, res, requestId(req), refuse)
+    // 'close' is emitted once: `on` spares the once-wrapper.
+    res.on('close', () => exchange.closed())
     const target = route(req)
+    // The MCP path adds `X-Request-Id` with its answer (forwarded or refused), every other route here.
+    if (target.kind !== 'mcp') res.setHeader('x-request-id', exchange.id)
     switch (target.kind) {
       case 'metadata':
         return serveMetadata(req, res, metadataDocument)
@@ -97,7 +119,10 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
   async function handleMcp(exchange: Exchange): Promise<void> {
     const { req, res } = exchange
     const origin = checkOrigin(req, config.origins)
-    if (req.method === 'OPTIONS') return writePreflight(req, res, origin)
+    if (req.method === 'OPTIONS') {
+      res.setHeader('x-request-id', exchange.id)
+      return writePreflight(req, res, origin)
+    }
     if (origin !== undefined) setCorsHeaders(res, origin)
     if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
       res.setHeader('allow', 'GET, POST, DELETE, OPTIONS')
@@ -105,24 +130,27 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     }
 
     const token = extractBearerToken(authorizationHeader(req))
-    exchange.principal = await verifier.verify(token)
+    // A token verified before costs no promise round trip (its cache entry is checked as verify would).
+    exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
 
     let body: Buffer | undefined
     if (req.method === 'POST') {
-      body = await readBody(req, config.limits.maxBodySize)
+      body = await readRequestBody(req, config.limits.maxBodySize)
       exchange.call = authorizer.readCall(body, req.headers)
     } else {
       authorizer.checkHttpMethod(req.method, req.headers)
     }
     authorizer.authorize(exchange.principal, exchange.call)
 
-    const admitted = await parts.admit?.(exchange.principal, exchange.call)
-    if (admitted) for (const name in admitted) res.setHeader(name, admitted[name] as string)
+    if (parts.admit !== undefined) {
+      const admitted = await parts.admit(exchange.principal, exchange.call)
+      if (admitted) for (const name in admitted) res.setHeader(name, admitted[name] as string)
+    }
 
     const rewrite: ResponseRewriter | undefined = authorizer.responseRewriter(exchange.principal, exchange.call)
     exchange.upstreamStarted = performance.now()
-    const result = await forwarder.forward(req, res, body, rewrite)
-    exchange.upstreamMs = result.upstreamMs
+    // How it ends comes back through the exchange (`forwarded`, `failed`), not a promise.
+    exchange.forwarding = forwarder.forward(req, res, body, rewrite, exchange)
   }
 
   function refuse(exchange: Exchange, error: unknown): void {
@@ -134,6 +162,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     // A body refused as too large would hold the keep-alive socket
     // until the client finishes sending it; closing after the answer frees it now.
     if (known.status === 413 && !exchange.req.complete) exchange.res.setHeader('connection', 'close')
+    if (!exchange.res.headersSent) exchange.res.setHeader('x-request-id', exchange.id)
     if (!(error instanceof GatewayError) && events.notice.hasSubscribers) {
       events.notice.publish({ level: 'error', message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` })
     }
@@ -148,32 +177,35 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     })
   }
 
-  function emitDecision(exchange: Exchange): void {
-    if (!events.decision.hasSubscribers) return
-    const { req, res, principal, call } = exchange
-    // A client that leaves before any answer was written was neither allowed nor denied.
-    if (!res.headersSent && exchange.reason === undefined) exchange.reason = 'client_closed'
-    const status = res.headersSent ? res.statusCode : 499
-    const event: DecisionEvent = {
-      requestId: exchange.id,
-      time: Date.now(),
-      httpMethod: req.method ?? '',
-      path: (req.url ?? '').split('?')[0] as string,
-      status,
-      durationMs: performance.now() - exchange.started,
-      upstreamMs:
-        exchange.upstreamMs ?? (exchange.upstreamStarted === undefined ? undefined : performance.now() - exchange.upstreamStarted),
-      decision: exchange.reason === undefined ? 'allow' : status >= 499 ? 'error' : 'deny',
-      reason: exchange.reason,
-      mcpMethod: call?.method,
-      target: call?.target,
-      protocolVersion: call?.protocolVersion,
-      subject: principal?.subject,
-      clientId: principal?.clientId,
-      issuer: principal?.issuer,
-    }
-    events.decision.publish(event)
+}
+
+function emitDecision(exchange: Exchange): void {
+  if (!events.decision.hasSubscribers) return
+  const { req, res, principal, call } = exchange
+  // A client that leaves before any answer was written was neither allowed nor denied.
+  if (!res.headersSent && exchange.reason === undefined) exchange.reason = 'client_closed'
+  const status = res.headersSent ? res.statusCode : 499
+  const now = performance.now()
+  const url = req.url ?? ''
+  const query = url.indexOf('?')
+  const event: DecisionEvent = {
+    requestId: exchange.id,
+    time: Date.now(),
+    httpMethod: req.method ?? '',
+    path: query === -1 ? url : url.slice(0, query),
+    status,
+    durationMs: now - exchange.started,
+    upstreamMs: exchange.upstreamMs ?? (exchange.upstreamStarted === undefined ? undefined : now - exchange.upstreamStarted),
+    decision: exchange.reason === undefined ? 'allow' : status >= 499 ? 'error' : 'deny',
+    reason: exchange.reason,
+    mcpMethod: call?.method,
+    target: call?.target,
+    protocolVersion: call?.protocolVersion,
+    subject: principal?.subject,
+    clientId: principal?.clientId,
+    issuer: principal?.issuer,
   }
+  events.decision.publish(event)
 }
 
 /**

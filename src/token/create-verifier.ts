@@ -54,7 +54,8 @@ export function createVerifier(config: Config): TokenVerifier {
   // warmed and closed with the rest.
   const unrouted = [...introspectors].filter((v) => v !== opaque && ![...jwt.values()].includes(v))
   return {
-    verify: (token) => router.verify(token),
+    verify: router.verify,
+    verifyCached: router.verifyCached,
     async warmUp() {
       const results = await Promise.all([router.warmUp?.() ?? true, ...unrouted.map((v) => v.warmUp?.() ?? true)])
       return results.every(Boolean)
@@ -82,7 +83,9 @@ export function withIssuerPolicy(verifier: TokenVerifier, policy: IssuerPolicy):
     policy.additionalScopeClaims.length === 0 &&
     policy.scopePrefix === undefined
   if (plain) return verifier
-  return { ...verifier, verify: async (token) => applyIssuerPolicy(await verifier.verify(token), policy) }
+  // `verifyCached` is not carried over: an answer served at once would skip the policy.
+  const { verifyCached: _skipped, ...rest } = verifier
+  return { ...rest, verify: async (token) => applyIssuerPolicy(await verifier.verify(token), policy) }
 }
 
 /**

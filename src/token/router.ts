@@ -50,6 +50,12 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
 
   return {
     cache,
+    verifyCached(token: string): Principal | undefined {
+      // Only verified JWTs of cacheable verifiers fill the cache, so a hit needs neither routing
+      // nor a second look at the token's shape; a token without a dot (opaque) is not even hashed.
+      if (cache.size === 0 || token.indexOf('.') === -1) return undefined
+      return cache.get(TokenCache.key(token))
+    },
     async verify(token: string): Promise<Principal> {
       if (!JWS_COMPACT.test(token) || options.jwt.size === 0) {
         if (options.opaque !== undefined) return options.opaque.verify(token)

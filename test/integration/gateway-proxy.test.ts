@@ -358,6 +358,27 @@ describe('streaming and cancellation (raw backend)', () => {
     assert.equal(upstream?.body, JSON.stringify({ jsonrpc: '2.0', id: 104, method: 'tools/call', params: { name: 'echo', arguments: {} } }))
     assertNoAuthorizationUpstream(backend.requests)
   })
+
+  test('a forwarded answer carries the gateway\'s X-Request-Id once; a backend\'s own one stands', async () => {
+    const answer = (id: number, extra: Record<string, string>) => async (_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...extra })
+      res.end(`{"jsonrpc":"2.0","id":${id},"result":{}}`)
+    }
+    behaviours.set('105', answer(105, {}))
+    behaviours.set('106', answer(106, { 'x-request-id': 'from-the-backend' }))
+    const call = async (id: number, extra: Record<string, string> = {}) =>
+      send(gatewayMcpUrl(gateway), {
+        method: 'POST',
+        headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}`, ...extra }),
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: {} } }),
+      })
+    const generated = await call(105)
+    assert.equal(generated.status, 200)
+    assert.equal(headerLines(generated, 'x-request-id').length, 1)
+    assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/)
+    assert.deepEqual(headerLines(await call(105, { 'x-request-id': 'client-chosen.1' }), 'x-request-id'), ['client-chosen.1'])
+    assert.deepEqual(headerLines(await call(106), 'x-request-id'), ['from-the-backend'])
+  })
 })
 
 describe('backend failures and limits', () => {

@@ -76,14 +76,24 @@ describe('downstreamHeaders (RFC 9110 §7.6.1)', () => {
       'proxy-authenticate', 'Basic',
       'mcp-session-id', 's1',
     ])
-    assert.deepEqual({ ...got.headers }, {
-      'content-type': 'application/json',
-      'set-cookie': ['a=1', 'b=2'],
-      'content-encoding': 'identity',
-      'mcp-session-id': 's1',
-    })
+    assert.deepEqual(got.headers, [
+      'content-type', 'application/json',
+      'set-cookie', ['a=1', 'b=2'],
+      'content-encoding', 'identity',
+      'mcp-session-id', 's1',
+    ])
     assert.equal(got.contentType, 'application/json')
     assert.equal(got.encoded, false)
     assert.equal(downstreamHeaders(['content-encoding', 'identity, gzip']).encoded, true)
+  })
+
+  test('a long field list merges repeats the same way (through a Map), in first-seen order', () => {
+    const fields: string[] = []
+    for (let i = 0; i < 40; i++) fields.push(`x-f${i}`, `v${i}`)
+    fields.push('x-f3', 'again', 'set-cookie', 'a=1', 'x-f3', 'third', 'set-cookie', 'b=2', '__proto__', 'p')
+    const got = downstreamHeaders(fields).headers
+    assert.equal(got.length, 2 * 42)
+    assert.deepEqual(got.slice(6, 8), ['x-f3', ['v3', 'again', 'third']])
+    assert.deepEqual(got.slice(-4), ['set-cookie', ['a=1', 'b=2'], '__proto__', 'p'])
   })
 })

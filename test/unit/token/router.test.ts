@@ -4,6 +4,7 @@ import { base64url } from 'jose'
 import { InvalidToken } from '../../../src/errors.js'
 import type { Principal, TokenVerifier } from '../../../src/token/principal.js'
 import { createTokenRouter } from '../../../src/token/router.js'
+import { TokenCache } from '../../../src/token/verified-cache.js'
 
 // Routing is a pure decision over the token's shape and unverified `iss`; the verifiers here only
 // record what reached them (the real ones are exercised in test/integration/gateway-jwt.test.ts).
@@ -95,6 +96,40 @@ describe('createTokenRouter', () => {
     await noCache.verify(token)
     await noCache.verify(token)
     assert.equal(expired.seen.length, 2)
+  })
+
+  test('verifyCached answers at once for a token verified before, and only then', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const a = recorder('https://a.example', now + 60)
+    const introspected = recorder('https://intro.example', now + 60)
+    const router = createTokenRouter({
+      jwt: new Map([['https://a.example', a], ['https://intro.example', introspected]]),
+      opaque: introspected,
+      uncached: new Set([introspected]),
+      cacheSize: 10,
+    })
+    const token = jwtWith({ iss: 'https://a.example' })
+    assert.equal(router.verifyCached?.(token), undefined)
+    const principal = await router.verify(token)
+    assert.equal(router.verifyCached?.(token), principal)
+    assert.equal(router.verifyCached?.(`${token}x`), undefined)
+    // Answers that are never kept (introspected JWTs, opaque tokens) are never served at once.
+    const viaIntrospection = jwtWith({ iss: 'https://intro.example' })
+    await router.verify(viaIntrospection)
+    assert.equal(router.verifyCached?.(viaIntrospection), undefined)
+    await router.verify('2YotnFZFEjr1zCsicMWpAA')
+    assert.equal(router.verifyCached?.('2YotnFZFEjr1zCsicMWpAA'), undefined)
+    assert.equal(a.seen.length, 1)
+
+    // An entry past its exp is not served (verify then asks the verifier again).
+    const expired = recorder('https://a.example', now - 1)
+    const stale = createTokenRouter({ jwt: new Map([['https://a.example', expired]]), cacheSize: 10 })
+    stale.cache.set(TokenCache.key(token), await expired.verify(token), Date.now() - 1)
+    assert.equal(stale.verifyCached?.(token), undefined)
+    // No cache, no answer at once.
+    const none = createTokenRouter({ jwt: new Map([['https://a.example', a]]), cacheSize: 0 })
+    await none.verify(token)
+    assert.equal(none.verifyCached?.(token), undefined)
   })
 
   test('refusals are not cached', async () => {
