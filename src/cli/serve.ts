@@ -46,7 +46,16 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
   const detachLogger = attachLogger(logger)
   if (worker === undefined) logNotices(logger, config.notices)
 
-  let audit = startAudit(config, stdout)
+  let audit: AuditTrail
+  try {
+    audit = startAudit(config, stdout)
+  } catch (error) {
+    // The file is opened at start: a path that cannot be written stops the gateway before it listens.
+    console.error(`mcp-resource-gateway: cannot open the audit trail (MCP_AUDIT_LOG): ${(error as Error).message}`)
+    detachLogger()
+    stdout.flushSync()
+    return 1
+  }
   const metrics = createMetrics({
     calls: mcpCallPaths(config),
     knownTools: configuredTools(config.scopes),
@@ -104,9 +113,16 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
     logger.level = next.log.level
     // A new trail reopens the file: after logrotate moved it, or at a new path. The old one
     // writes out what it holds first, and so does stdout: the lines before the reload go out.
+    // A path that cannot be opened keeps the old trail (an error line says so), not a crash.
     stdout.flushSync()
-    audit.close()
-    audit = startAudit(next, stdout)
+    try {
+      const reopened = startAudit(next, stdout)
+      audit.close()
+      audit = reopened
+    } catch (error) {
+      const message = `cannot open the audit trail (MCP_AUDIT_LOG): ${(error as Error).message}; records go on to the previous one`
+      events.notice.publish({ level: 'error', message })
+    }
     metrics.update({ calls: mcpCallPaths(next), knownTools: configuredTools(next.scopes) })
     running = next
     events.reload.publish({ ok: true })

@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rename } from 'node:fs/promises'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/errors.js'
@@ -136,4 +136,41 @@ describe('audit trail of the serve command', () => {
       await gw.kill()
     }
   })
+
+  test('an audit file that cannot be opened stops serve before it listens, naming the setting', async () => {
+    const notADirectory = join(fx.dir, 'not-a-directory')
+    await writeFile(notADirectory, 'x')
+    const gw = spawnServe(['--config', await fx.writeConfig()], { MCP_AUDIT_LOG: join(notADirectory, 'audit.jsonl') }, 'audit-unopenable')
+    try {
+      assert.equal(await gw.exited, 1)
+      assert.match(gw.stderr(), /cannot open the audit trail \(MCP_AUDIT_LOG\)/)
+      assert.ok(!gw.lines.some((l) => l.msg === 'listening'))
+    } finally {
+      await gw.kill()
+    }
+  })
+
+  test('a reload to an audit path that cannot be opened keeps the running trail and says so', async () => {
+    const auditFile = join(fx.dir, 'kept-audit.jsonl')
+    const notADirectory = join(fx.dir, 'still-not-a-directory')
+    await writeFile(notADirectory, 'x')
+    const gw = spawnServe(['--config', await fx.writeConfig({ scopes: { required: ['mcp:read'] }, audit: { file: auditFile } })], {}, 'audit-reload-unopenable')
+    try {
+      await gw.waitForLine((l) => l.msg === 'listening', 'listening')
+      await fx.writeConfig({ scopes: { required: ['mcp:read'] }, audit: { file: join(notADirectory, 'audit.jsonl') } })
+      gw.signal('SIGHUP')
+      const error = await gw.waitForLine((l) => String(l.msg).startsWith('cannot open the audit trail'), 'the error line')
+      assert.equal(error.level, 'error')
+      await gw.waitForLine((l) => l.msg === 'configuration reloaded', 'the reload')
+      const res = await postStreaming(`http://127.0.0.1:${fx.port}/mcp`, LIST_TOOLS, { authorization: `Bearer ${await fx.token('mcp:read')}` })
+      await res.ended
+      assert.equal(res.status, 200)
+      gw.signal('SIGTERM')
+      assert.equal(await gw.exited, 0)
+      assert.deepEqual((await records(auditFile)).map((r) => r.requestId), [res.headers['x-request-id']])
+    } finally {
+      await gw.kill()
+    }
+  })
 })
+

@@ -136,4 +136,28 @@ describe('start-up warnings', () => {
       await gw.kill()
     }
   })
+
+  test('serve: the lines of requests answered just before SIGTERM are all on stdout (buffered, written at the drain)', async () => {
+    const gw = spawnServe(['--config', await fx.writeConfig({ scopes: { required: ['mcp:read'] } })], { MCP_AUDIT_LOG: 'stdout' }, 'shutdown-flush')
+    try {
+      await gw.waitForLine((l) => l.msg === 'listening', 'listening')
+      const token = await fx.token('mcp:read')
+      const ids: string[] = []
+      for (let i = 0; i < 20; i++) {
+        const res = await postStreaming(`http://127.0.0.1:${fx.port}/mcp`, LIST_TOOLS, { authorization: `Bearer ${token}` })
+        await res.ended
+        ids.push(String(res.headers['x-request-id']))
+      }
+      gw.signal('SIGTERM')
+      assert.equal(await gw.exited, 0)
+      const access = gw.lines.filter((l) => l.msg === 'request').map((l) => l.requestId)
+      const audit = gw.lines.filter((l) => l.audit === 'mcp.decision').map((l) => l.requestId)
+      assert.deepEqual(access.sort(), [...ids].sort())
+      assert.deepEqual(audit.sort(), [...ids].sort())
+      assert.equal(gw.lines.at(-1)?.msg, 'stopped')
+    } finally {
+      await gw.kill()
+    }
+  })
 })
+
