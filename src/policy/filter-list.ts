@@ -48,17 +48,37 @@ export function listFilterFor(policy: Policy, principal: Principal, request: Mcp
   }
   if (requests === undefined) return undefined
 
-  const allowedTools = toolAllowlist(policy, principal)
+  const view = listViewOf(policy, principal)
   const markPrivate = featuresOf(request.version).cacheScope
-  const modes: Partial<Record<ListKind, ListMode>> = {}
   let needed = false
   for (const kind of requests.values()) {
-    const rule = policy.lists[kind]
-    const mode = modeFor(policy, principal, rule, allowedTools)
-    modes[kind] = mode
-    if (mode !== 'all' || (markPrivate && rule.mayVary)) needed = true
+    if (view.modes[kind] !== 'all' || (markPrivate && policy.lists[kind].mayVary)) needed = true
   }
-  return needed ? { policy, principal, requests, modes, allowedTools } : undefined
+  return needed ? { policy, principal, requests, modes: view.modes, allowedTools: view.allowedTools } : undefined
+}
+
+/** How each list shows to one principal under one policy. */
+interface ListView {
+  readonly policy: Policy
+  readonly modes: Readonly<Record<ListKind, ListMode>>
+  readonly allowedTools: ReadonlySet<string> | undefined
+}
+
+/**
+ * Verified principals are cached per token (src/token), so the same object comes back request after
+ * request: its list modes are worked out once and kept beside it, for as long as it lives.
+ */
+const listViews = new WeakMap<Principal, ListView>()
+
+function listViewOf(policy: Policy, principal: Principal): ListView {
+  const known = listViews.get(principal)
+  if (known !== undefined && known.policy === policy) return known
+  const allowedTools = toolAllowlist(policy, principal)
+  const mode = (kind: ListKind) => modeFor(policy, principal, policy.lists[kind], allowedTools)
+  const modes = { tools: mode('tools'), prompts: mode('prompts'), resources: mode('resources'), resourceTemplates: mode('resourceTemplates') }
+  const view = { policy, modes, allowedTools }
+  listViews.set(principal, view)
+  return view
 }
 
 function modeFor(policy: Policy, principal: Principal, rule: ListRule, allowedTools: ReadonlySet<string> | undefined): ListMode {

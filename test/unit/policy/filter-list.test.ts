@@ -67,6 +67,28 @@ describe('listFilterFor', () => {
   }
 })
 
+describe('list modes kept per principal', () => {
+  test('one principal under two policies (a reload) gets each policy its own answer', () => {
+    const principal = principalOf(CALL)
+    const request = requestOf([['tools/list']], '2025-11-25')
+    const strict = policyOf(FILTERED)
+    const open = policyOf({ ...FILTERED, tools: {} })
+    assert.equal(listFilterFor(strict, principal, request)?.modes.tools, 'check')
+    assert.equal(listFilterFor(open, principal, request), undefined, 'nothing to hide under the open policy')
+    assert.equal(listFilterFor(strict, principal, request)?.modes.tools, 'check')
+  })
+
+  test('principals with other scopes or claims do not share an answer', () => {
+    const policy = policyOf(FILTERED)
+    const request = requestOf([['tools/list']], '2025-11-25')
+    assert.equal(listFilterFor(policy, principalOf([...CALL, 'repo:admin']), request), undefined)
+    assert.equal(listFilterFor(policy, principalOf(CALL), request)?.modes.tools, 'check')
+    assert.equal(listFilterFor(policy, principalOf(['mcp:connect', 'mcp:tools:read']), request)?.modes.tools, 'none')
+    const claimed = listFilterFor(policy, principalOf([...CALL, 'repo:admin'], { mcp_allowed_tools: ['echo'] }), request)
+    assert.deepEqual([...(claimed?.allowedTools ?? [])], ['echo'])
+  })
+})
+
 describe('filterJsonRpcResponse', () => {
   test('drops tools the caller may not call, keeps order and every other field, private on 2026-07-28', () => {
     const filter = filterFor([...CALL, 'repo:read'], [['tools/list']], '2026-07-28')
