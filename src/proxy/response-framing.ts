@@ -95,6 +95,8 @@ const CLOSE: readonly string[] = ['close']
  * item 5).
  */
 function parseContentLength(value: string): number {
+  // The usual single value: no list to split.
+  if (value.length <= MAX_LENGTH_DIGITS && DIGITS.test(value)) return Number(value)
   let length: number | undefined
   for (const part of value.split(',')) {
     const digits = part.trim()
