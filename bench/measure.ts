@@ -93,7 +93,8 @@ export interface RoundsOptions {
 
 /**
  * Warm-up (JIT, token caches, keep-alive pools), then rounds in which every scenario runs once in
- * turn (A B C A B C ...), so slow drifts of the machine spread over all targets alike.
+ * turn, the order reversed every other round (A B C, C B A, ...), so slow drifts of the machine
+ * spread over all targets alike.
  */
 export async function runRounds(scenarios: readonly Scenario[], options: RoundsOptions): Promise<Map<string, RunRecord[]>> {
   const runs = new Map<string, RunRecord[]>(scenarios.map((s) => [s.id, []]))
@@ -105,7 +106,8 @@ export async function runRounds(scenarios: readonly Scenario[], options: RoundsO
     }
   }
   for (let round = 1; round <= options.rounds; round++) {
-    for (const scenario of scenarios) {
+    // A B C, C B A, A B C ...: a drift of the machine over a round weighs on both sides of a pair.
+    for (const scenario of round % 2 === 1 ? scenarios : [...scenarios].reverse()) {
       const record = await measure(scenario, options.backendPid, options.generator, options.dir, options.duration, round)
       ;(runs.get(scenario.id) as RunRecord[]).push(record)
       options.log(

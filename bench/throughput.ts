@@ -234,7 +234,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   for (const skip of skipped) ctx.log(`skipped ${skip.label}: ${skip.reason}`)
 
   const started = new Date()
-  const runs = await runRounds(selected, {
+  const runs = await runRounds(inRunOrder(selected), {
     rounds: options.rounds,
     duration: options.duration,
     warmupSeconds: options.quick ? 1 : 2,
@@ -396,4 +396,38 @@ function checkTargets(
     })
   }
   return out
+}
+
+/**
+ * The order scenarios run in within a round (the table keeps its own). This machine's speed drifts
+ * from second to second (every process's CPU per request moves together), so a ratio is only as
+ * good as the time between its two runs: each target's reference runs next to it (direct next to
+ * JWT RS256 for the 0.45x check, JWT RS256 between policy and introspection for the 10% checks),
+ * and `runRounds` reverses the order every other round so that a drift falls on both sides alike.
+ */
+const RUN_ORDER = [
+  'nginx',
+  'node-proxy',
+  'jwt-es256',
+  'jwt-rs256-quiet',
+  'jwt-rs256-2w',
+  'jwt-rs256-baseline',
+  'introspection-baseline',
+  'introspection',
+  'direct',
+  'jwt-rs256',
+  'policy',
+  'policy-baseline',
+  'direct-1c',
+  'jwt-rs256-1c',
+  'jwt-rs256-1c-baseline',
+  'node-proxy-1c',
+]
+
+function inRunOrder(scenarios: readonly Scenario[]): Scenario[] {
+  const rank = (s: Scenario) => {
+    const i = RUN_ORDER.indexOf(s.id)
+    return i === -1 ? RUN_ORDER.length : i
+  }
+  return [...scenarios].sort((a, b) => rank(a) - rank(b))
 }

@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import type { Duplex, Writable } from 'node:stream'
 import { UpstreamError } from '../errors.js'
 import { events, type NoticeEvent } from '../observability/events.js'
-import { downstreamHeaders, indexOfName, upstreamRequestHeaders, withoutNames } from './headers.js'
+import { downstreamHeaders, indexOfName, upstreamRequestHeaders, withoutNames, type HeaderList } from './headers.js'
 import { requestBytes } from './request-bytes.js'
 import type { ResponseHead } from './response-head.js'
 import type { UpstreamConnection } from './upstream-connection.js'
@@ -21,8 +21,16 @@ export interface BackendOptions {
   connections: number
 }
 
-/** Decides, once headers arrive, whether the response body must be rewritten (list filtering). */
-export type ResponseRewriter = (statusCode: number, contentType: string | undefined) => Duplex | undefined
+/**
+ * How a response body is rewritten (list filtering): a JSON document is held whole, rewritten, and
+ * sent with its Content-Length; an event stream goes through a `Duplex` as it arrives.
+ */
+export type BodyRewrite =
+  | { readonly kind: 'whole'; readonly maxBytes: number; rewrite(body: Buffer): Buffer }
+  | { readonly kind: 'stream'; readonly stream: Duplex }
+
+/** Decides, once headers arrive, whether the response body must be rewritten. */
+export type ResponseRewriter = (statusCode: number, contentType: string | undefined) => BodyRewrite | undefined
 
 /** The pipeline's side of one forwarded request: who hears how it ended. */
 export interface ForwardListener {
@@ -69,14 +77,17 @@ export function createForwarder(options: BackendOptions) {
     rewrite: ResponseRewriter | undefined,
     listener: ForwardListener,
   ): Forwarding {
-    const headers = upstreamRequestHeaders(req.headers, {
-      remoteAddress: req.socket.remoteAddress,
-      proto: (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-      host: req.headers.host,
-    })
     // A response that may be rewritten (list filtering) must arrive as plain bytes: a gzip body
     // cannot be parsed, and passing it through unfiltered would show what the caller may not see.
-    if (rewrite !== undefined) delete headers['accept-encoding']
+    const headers = upstreamRequestHeaders(
+      req.headers,
+      {
+        remoteAddress: req.socket.remoteAddress,
+        proto: (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+        host: req.headers.host,
+      },
+      rewrite !== undefined,
+    )
     const method = req.method ?? 'GET'
     const bytes = requestBytes(method, upstreamPath(req.url ?? '/'), host, headers, body)
     const exchange = new ForwardExchange(pool, notices, method, bytes, res, rewrite, listener)
@@ -141,8 +152,8 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   readonly #listener: ForwardListener
   readonly #started = performance.now()
   #sink: Writable | undefined
-  /** Response headers set on `res` but not yet written (a rewritten JSON body, see `drainInto`). */
-  #staged = false
+  /** A JSON body rewritten whole: held until the backend's response ends. */
+  #held: HeldBody | undefined
   #ended = false
   #waitingDrain = false
   #clientGone = false
@@ -186,37 +197,32 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     const statusCode = head.status
     const res = this.#res
     const upstream = downstreamHeaders(head.fields)
-    const transform = this.#rewrite?.(statusCode, upstream.contentType)
-    if (transform !== undefined && upstream.encoded) {
+    const rewrite = this.#rewrite?.(statusCode, upstream.contentType)
+    if (rewrite !== undefined && upstream.encoded) {
       // Encoded although not asked to: fail closed (502) rather than forward it unfiltered.
-      transform.destroy()
+      if (rewrite.kind === 'stream') rewrite.stream.destroy()
       throw new UpstreamFailure('bad_response', 'bad response from the backend: an encoded body that must be filtered')
     }
-    let headers = transform === undefined ? upstream.headers : withoutNames(upstream.headers, CONTENT_LENGTH)
+    const headers = rewrite === undefined ? upstream.headers : withoutNames(upstream.headers, CONTENT_LENGTH)
     // The gateway's request id, as on its own answers (set here rather than with `setHeader`
     // before, which would make node merge every header in one by one); a backend's own one stands.
     if (indexOfName(headers, 'x-request-id') === -1) headers.push('x-request-id', this.#listener.id)
-    const streaming = upstream.contentType?.startsWith('text/event-stream') === true
-    if (transform !== undefined && !streaming) {
-      // A rewritten JSON body: headers are staged, not written, so that `res.end(body)` can send
-      // them with a Content-Length and the body in one write (a pipe would write the body chunked,
-      // then the terminating chunk in a second write on the next tick).
-      res.statusCode = statusCode
-      for (let i = 0; i < headers.length; i += 2) res.setHeader(headers[i] as string, headers[i + 1] as string | string[])
-      this.#staged = true
-      this.#sink = transform
-      drainInto(transform, res, (error) => this.#abort(error))
+    if (rewrite?.kind === 'whole') {
+      // Nothing goes to the client before the rewritten body exists: then status line, headers
+      // with its Content-Length, and body in one write; a body that cannot be rewritten is a 502.
+      this.#held = new HeldBody(statusCode, headers, rewrite)
       return
     }
     res.writeHead(statusCode, headers)
-    if (streaming) {
+    if (upstream.contentType?.startsWith('text/event-stream') === true) {
       // Headers go out now: a client waits for them before the first event arrives.
       res.flushHeaders()
       trackStream(res)
     }
-    if (transform === undefined) {
+    if (rewrite === undefined) {
       this.#sink = res
     } else {
+      const transform = rewrite.stream
       transform.once('error', (error) => {
         res.destroy(error)
         this.#abort(error)
@@ -227,6 +233,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   }
 
   onBody(chunk: Buffer, last: boolean): void {
+    if (this.#held !== undefined) return this.#held.add(chunk)
     const sink = this.#sink
     if (sink === undefined) return
     if (last) {
@@ -243,14 +250,31 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   }
 
   onEnd(): void {
+    if (this.#held !== undefined) return this.#sendHeld(this.#held)
     if (!this.#ended) this.#sink?.end()
+    this.#finish()
+  }
+
+  #sendHeld(held: HeldBody): void {
+    this.#held = undefined
+    let body: Buffer
+    try {
+      body = held.rewritten()
+    } catch (error) {
+      // The backend's response was whole and well framed: the connection stays reusable.
+      return this.onError(new UpstreamFailure('bad_response', `bad response from the backend: ${(error as Error).message}`))
+    }
+    held.headers.push('content-length', String(body.length))
+    this.#res.writeHead(held.status, held.headers)
+    this.#res.end(body)
     this.#finish()
   }
 
   onError(error: Error): void {
     if (error instanceof UpstreamFailure && error.code === 'bad_response') this.#notice(error)
+    this.#held = undefined
     if (this.#sink !== undefined && this.#sink !== this.#res) this.#sink.destroy()
-    if (this.#res.headersSent || this.#staged) {
+    if (this.#res.headersSent) {
       this.#res.destroy()
       this.#finish()
       return
@@ -274,32 +298,27 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
 
 const CONTENT_LENGTH: ReadonlySet<string> = new Set(['content-length'])
 
-/**
- * Moves a rewriter's output to the response, holding back the latest chunk so that the last one
- * goes out as `res.end(chunk)`: for a body rewritten in one piece, Node then writes status line,
- * headers with Content-Length, and body at once. Backpressure: the rewriter pauses while the
- * client's socket drains.
- */
-function drainInto(source: Duplex, res: ServerResponse, onError: (error: Error) => void): void {
-  let held: Buffer | undefined
-  source.on('data', (chunk: Buffer) => {
-    const previous = held
-    held = chunk
-    if (previous !== undefined && !res.write(previous)) {
-      source.pause()
-      res.once('drain', () => source.resume())
-    }
-  })
-  source.once('end', () => {
-    const last = held
-    held = undefined
-    if (last === undefined) res.end()
-    else res.end(last)
-  })
-  source.once('error', (error) => {
-    res.destroy(error)
-    onError(error)
-  })
+/** A response body held for a `whole` rewrite, up to the rewrite's `maxBytes` (beyond: a 502, fail closed). */
+class HeldBody {
+  readonly #chunks: Buffer[] = []
+  #size = 0
+
+  constructor(
+    readonly status: number,
+    readonly headers: HeaderList,
+    readonly rewrite: Extract<BodyRewrite, { kind: 'whole' }>,
+  ) {}
+
+  add(chunk: Buffer): void {
+    this.#size += chunk.length
+    if (this.#size > this.rewrite.maxBytes) throw new UpstreamFailure('bad_response', 'bad response from the backend: a list too large to filter')
+    this.#chunks.push(chunk)
+  }
+
+  rewritten(): Buffer {
+    const chunks = this.#chunks
+    return this.rewrite.rewrite(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#size))
+  }
 }
 
 function trackStream(res: ServerResponse): void {

@@ -38,12 +38,18 @@ export interface ForwardedFor {
   host: string | undefined
 }
 
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, via: ForwardedFor): Record<string, string | string[]> {
+/**
+ * The client's headers for the backend, minus hop-by-hop ones and credentials, plus the
+ * `X-Forwarded-*` trio. `plainBody` leaves out `Accept-Encoding`, so that the response comes as
+ * plain bytes (a body to rewrite); the field is skipped rather than deleted afterwards, which would
+ * turn the object into a slow dictionary for every later reader.
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, via: ForwardedFor, plainBody = false): Record<string, string | string[]> {
   const dropped = connectionTokens(incoming.connection)
   const out: Record<string, string | string[]> = {}
   for (const name in incoming) {
     const value = incoming[name]
-    if (value === undefined || NEVER_UPSTREAM.has(name) || dropped?.has(name)) continue
+    if (value === undefined || NEVER_UPSTREAM.has(name) || dropped?.has(name) || (plainBody && name === 'accept-encoding')) continue
     out[name] = value
   }
   const prior = incoming['x-forwarded-for']

@@ -1,12 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { Transform } from 'node:stream'
 import type { Config } from '../config/normalize.js'
 import { checkHttpMethod } from '../jsonrpc/http-method.js'
 import type { McpRequest } from '../jsonrpc/mcp-request.js'
 import { parseMcpRequest } from '../jsonrpc/parse.js'
 import type { ProtocolVersion } from '../jsonrpc/protocol-version.js'
 import { authorize, authorizeHttpRequest } from '../policy/authorize.js'
-import { filterJsonBody, listFilterFor, type ListFilter } from '../policy/filter-list.js'
+import { filterJsonBody, listFilterFor } from '../policy/filter-list.js'
 import { createSseListFilter } from '../policy/filter-sse.js'
 import { compilePolicy } from '../policy/rules.js'
 import type { ResponseRewriter } from '../proxy/forward.js'
@@ -64,38 +63,13 @@ export function createMcpAuthorizer(config: Config): McpAuthorizer {
       const version = call.request.version
       return (status, contentType) => {
         if (status !== 200 || contentType === undefined) return undefined
-        if (contentType.startsWith('text/event-stream')) return createSseListFilter(filter, version)
-        if (contentType.startsWith('application/json')) return createJsonListFilter(filter, version)
+        if (contentType.startsWith('text/event-stream')) return { kind: 'stream', stream: createSseListFilter(filter, version) }
+        // A JSON response is one document: held whole (bounded), rewritten, sent with its length.
+        if (contentType.startsWith('application/json')) {
+          return { kind: 'whole', maxBytes: MAX_JSON_LIST_BYTES, rewrite: (body) => filterJsonBody(filter, body, version) }
+        }
         return undefined
       }
     },
   }
-}
-
-/**
- * A JSON response is one document: hold it, rewrite the list results, send it whole. The stream
- * lives for one response and the proxy listens for `end` and `error` only, so it skips the
- * auto-destroy and `close` steps (a tick each).
- */
-function createJsonListFilter(filter: ListFilter, version: ProtocolVersion): Transform {
-  const chunks: Buffer[] = []
-  let size = 0
-  return new Transform({
-    autoDestroy: false,
-    emitClose: false,
-    transform(chunk: Buffer, _encoding, callback) {
-      size += chunk.length
-      if (size > MAX_JSON_LIST_BYTES) return callback(new Error('list response too large to filter'))
-      chunks.push(chunk)
-      callback()
-    },
-    flush(callback) {
-      try {
-        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)
-        callback(null, filterJsonBody(filter, body, version))
-      } catch (error) {
-        callback(error as Error)
-      }
-    },
-  })
 }

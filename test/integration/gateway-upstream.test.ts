@@ -29,6 +29,8 @@ const json = (body: string, extra = '') =>
 const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`
 const event = (n: number) => `event: message\ndata: {"n":${n}}\n\n`
 
+const UNREACHABLE = { error: 'upstream_unreachable', error_description: 'The MCP server could not be reached' }
+
 describe('the upstream client against a raw backend', () => {
   let backend: TcpBackend
   let gateway: KeyFileGateway
@@ -52,7 +54,6 @@ describe('the upstream client against a raw backend', () => {
   const post = async (id: number) =>
     send(gatewayMcpUrl(gateway), { method: 'POST', headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}` }), body: call(id) })
 
-  const UNREACHABLE = { error: 'upstream_unreachable', error_description: 'The MCP server could not be reached' }
 
   test('a JSON response passes through, and its connection is reused', async () => {
     behaviours.set(1, (socket) => socket.write(json(result(1))))
@@ -173,6 +174,69 @@ describe('the upstream client against a raw backend', () => {
     const first = chunks.find((c) => c.text.includes('"n":1'))
     assert.ok(first !== undefined && !first.text.includes('"n":2'), 'the two events arrived together')
     assert.ok(secondAt - first.at >= 200, `first event only ${secondAt - first.at} ms before the second was written`)
+  })
+})
+
+describe('a filtered JSON list from a raw backend', () => {
+  let backend: TcpBackend
+  let gateway: KeyFileGateway
+  let temp: { dir: string; remove(): Promise<void> }
+  let answer: (socket: Socket) => unknown = () => undefined
+  const TOOLS = [{ name: 'echo', inputSchema: { type: 'object' } }, { name: 'add', inputSchema: { type: 'object' } }]
+  const listed = (tools: unknown[]) => JSON.stringify({ jsonrpc: '2.0', id: 7, result: { tools } })
+  const LIST = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' })
+
+  before(async () => {
+    backend = await startTcpBackend((socket) => void answer(socket))
+    temp = await makeTempDir()
+    const policy = join(temp.dir, 'policy.yaml')
+    await writeFile(policy, stringify({ scopes: { required: ['mcp'], tools: { add: ['math'] }, filterLists: true } }))
+    gateway = await startKeyFileGateway({ backend: backend.origin, env: { MCP_CONFIG: policy } })
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+    await temp?.remove()
+  })
+
+  const list = async () =>
+    send(gatewayMcpUrl(gateway), { method: 'POST', headers: mcpHeaders({ authorization: `Bearer ${await gateway.token({ scope: 'mcp' })}` }), body: LIST })
+
+  test('held whole across chunks, then sent filtered with its own Content-Length', async () => {
+    const body = listed(TOOLS)
+    answer = async (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n')
+      for (const piece of [body.slice(0, 20), body.slice(20, 60), body.slice(60)]) {
+        socket.write(chunk(piece))
+        await sleep(5)
+      }
+      socket.write('0\r\n\r\n')
+    }
+    const response = await list()
+    assert.equal(response.status, 200)
+    assert.equal(response.body, listed(TOOLS.slice(0, 1)))
+    assert.equal(response.headers['content-length'], String(Buffer.byteLength(response.body)))
+    assert.equal(response.headers['transfer-encoding'], undefined)
+  })
+
+  test('a backend that closes before the list is whole: a 502, nothing of the list sent', async () => {
+    answer = (socket) => {
+      const body = listed(TOOLS)
+      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length + 10}\r\n\r\n${body}`)
+    }
+    const response = await list()
+    assert.equal(response.status, 502)
+    assert.deepEqual(JSON.parse(response.body), UNREACHABLE)
+  })
+
+  test('a list larger than 16 MiB cannot be filtered: a 502 (fail closed), and the next list is served', async () => {
+    const padding = 'x'.repeat(16 * 1024 * 1024)
+    answer = (socket) => socket.write(json(listed([...TOOLS, { name: 'big', description: padding }])))
+    const response = await list()
+    assert.equal(response.status, 502)
+    assert.ok(!response.body.includes('add'), 'nothing of the list reached the client')
+    answer = (socket) => socket.write(json(listed(TOOLS)))
+    assert.equal((await list()).body, listed(TOOLS.slice(0, 1)))
   })
 })
 

@@ -250,8 +250,11 @@ describe('list filtering and the allowed-tools claim (2025-11-25)', () => {
     assert.ok(r.text.includes(JSON.stringify(TOOLS[0], null, 2).replaceAll('\n', '\n      ')), r.text)
   })
 
-  test('a list answer that is not JSON is cut off, never passed on unfiltered', async () => {
-    await assert.rejects(post(list, { ...legacy, 'x-test-broken': '1' }, 'mcp'))
+  test('a list answer that is not JSON is a 502, never passed on unfiltered', async () => {
+    const r = await post(list, { ...legacy, 'x-test-broken': '1' }, 'mcp')
+    assert.equal(r.response.status, 502)
+    assert.equal((JSON.parse(r.text) as { error: string }).error, 'upstream_unreachable')
+    assert.ok(!r.text.includes('delete_repo'), r.text)
   })
 
   test('mcp_allowed_tools narrows calls and lists on top of scopes', async () => {
