@@ -27,7 +27,7 @@ export function createBaselineTree(ref: string, dir: string): string {
   const root = join(dir, 'baseline')
   mkdirSync(root, { recursive: true })
   cpSync(join(REPO_ROOT, 'src'), join(root, 'src'), { recursive: true })
-  for (const file of ['package.json', 'tsconfig.json']) copyFileSync(join(REPO_ROOT, file), join(root, file))
+  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) copyFileSync(join(REPO_ROOT, file), join(root, file))
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
   // `.`: the working tree as it is, to check that the copy itself measures the same (A/A).
   if (ref === '.') return root

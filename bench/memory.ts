@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { Pool } from 'undici'
+import { gatewayLaunch } from './build.js'
 import { describeTools, type BenchContext } from './context.js'
 import { REPO_ROOT } from './gateway-process.js'
 import { createBenchKeys } from './keys.js'
@@ -36,7 +37,9 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
   const backend = await startBackend()
   ctx.defer(() => backend.child.stop())
   const keys = createBenchKeys(ctx.dir)
-  const started = await tryGateway('gateway-memory', { dist: options.dist, echoStderr: options.verbose, env: baseGatewayEnv(backend, keys) })
+  const { describe: gatewayRun, ...launch } = await gatewayLaunch(ctx)
+  ctx.log(`gateway: ${gatewayRun}`)
+  const started = await tryGateway('gateway-memory', { ...launch, env: baseGatewayEnv(backend, keys) })
   if (!started.ok) throw new Error(`the gateway did not start: ${started.reason}`)
   const gateway = started.value
   ctx.defer(() => gateway.child.stop())

@@ -7,14 +7,16 @@ export interface BenchOptions {
   readonly quick: boolean
   /** Seconds per measured run. */
   readonly duration: number
-  /** Rounds; each round runs every scenario once, in turn (A B C A B C ...). */
+  /** Rounds; each round runs every scenario once, in turn (A B C, C B A, ...). */
   readonly rounds: number
   /** Connections of the throughput runs. */
   readonly connections: number
   /** `auto`: wrk when on PATH, else autocannon. */
   readonly loadgen: 'auto' | 'wrk' | 'autocannon'
-  /** Run the built gateway (`dist/cli/main.js`) instead of the sources through tsx. */
+  /** Run this repository's `dist/cli/main.js` (npm run build) instead of a fresh tsc build. */
   readonly dist: boolean
+  /** Run the sources through tsx (no compile step; costs more per request than the build). */
+  readonly tsx: boolean
   /** Also run a gateway whose hot-path files are taken from this git ref (before/after in one run). */
   readonly baseline: string | undefined
   /** Only these scenario ids (`x*` matches a prefix); the direct rows always run. */
@@ -40,7 +42,9 @@ Options:
   --rounds N          rounds (default 5; more, shorter rounds resist drift better)
   --connections N     connections of throughput runs (default 64)
   --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
-  --dist              run dist/cli/main.js (npm run build) instead of src through tsx
+  --dist              run this repository's dist/cli/main.js (npm run build) instead of
+                      compiling src/ into a temp tree first (the default: the gateway as shipped)
+  --tsx               run src/ through tsx (starts sooner; closures cost more per request)
   --baseline REF      add a gateway whose src/proxy/ (the whole directory) and
                       src/token/verified-cache.ts come from git REF (before/after, same run);
                       REF "." copies the working tree unchanged (A/A check); an absolute
@@ -67,6 +71,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       connections: { type: 'string' },
       loadgen: { type: 'string', default: 'auto' },
       dist: { type: 'boolean', default: false },
+      tsx: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       only: { type: 'string' },
       tokens: { type: 'string' },
@@ -95,6 +100,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     connections: positive('--connections', values.connections, 64),
     loadgen,
     dist: values.dist,
+    tsx: values.tsx,
     baseline: values.baseline,
     only: values.only === undefined ? [] : values.only.split(',').filter((s) => s !== ''),
     tokens: positive('--tokens', values.tokens, quick ? 200_000 : 1_000_000),

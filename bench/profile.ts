@@ -1,5 +1,5 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { runToEnd } from './child-process.js'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { gatewayLaunch } from './build.js'
 import { join } from 'node:path'
 import { describeTools, type BenchContext } from './context.js'
 import { formatCosts, summarizeProfile, type CpuProfile } from './cpuprofile-summary.js'
@@ -31,7 +31,10 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   const profDir = join(ctx.dir, 'cpuprof')
   mkdirSync(profDir)
 
-  const built = await buildForProfile(ctx)
+  // Compiled (unless --tsx or --dist): profile lines are then real `dist/*.js` lines, which map 1:1
+  // to functions in src/*.ts, and the costs are the shipped gateway's.
+  const { describe: gatewayRun, ...built } = await gatewayLaunch(ctx, REPO_ROOT, 'profile-build')
+  ctx.log(`gateway: ${gatewayRun}`)
   const backend = await startBackend()
   ctx.defer(() => backend.child.stop())
   const keys = createBenchKeys(ctx.dir)
@@ -51,9 +54,7 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   }
   const variant = quiet ? 'profileQuiet' : policy ? 'profilePolicy' : introspection ? 'profileIntrospection' : 'profile'
   const launch = {
-    dist: built !== undefined || options.dist,
-    root: built,
-    echoStderr: options.verbose,
+    ...built,
     nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100'],
   }
   let gateway: GatewayProcess
@@ -92,7 +93,7 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   const text = readFileSync(join(profDir, file), 'utf8')
   const kept = join(outDir, `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`)
   await import('node:fs/promises').then((fs) => fs.writeFile(kept, text))
-  const summary = summarizeProfile(JSON.parse(text) as CpuProfile, from, to, built ?? REPO_ROOT)
+  const summary = summarizeProfile(JSON.parse(text) as CpuProfile, from, to, built.root ?? REPO_ROOT)
 
   console.log(
     `\nprofiled run: ${run.requestsPerSecond.toFixed(0)} req/s, ${run.targetCpuUs.toFixed(0)} µs gateway CPU/req ` +
@@ -103,33 +104,4 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   console.log(`\n${formatCosts('Inclusive time, gateway code (src/)', summary.inclusiveGateway)}`)
   console.log(`\nprofile kept at ${kept}`)
   writeSection(options.out, variant, { finishedAt: new Date().toISOString(), machine: ctx.machine, run, profile: kept, summary })
-}
-
-/**
- * Compiles the working tree's src/ with tsc into a temp copy (node_modules linked), so profile
- * lines are real `dist/*.js` lines (which map 1:1 to functions in src/*.ts) instead of tsx's
- * transformed modules. Falls back to tsx when the tree does not compile.
- */
-async function buildForProfile(ctx: BenchContext): Promise<string | undefined> {
-  const root = join(ctx.dir, 'profile-build')
-  mkdirSync(root)
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
-  copyFileSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'))
-  try {
-    await runToEnd(process.execPath, [
-      join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      join(REPO_ROOT, 'tsconfig.build.json'),
-      '--outDir',
-      join(root, 'dist'),
-      '--declaration',
-      'false',
-      '--declarationMap',
-      'false',
-    ])
-    return root
-  } catch (error) {
-    ctx.log(`profile: tsc failed, profiling through tsx instead (line numbers will be off): ${(error as Error).message.slice(0, 300)}`)
-    return undefined
-  }
 }

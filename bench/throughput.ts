@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createBaselineTree, HOT_PATH_DESCRIPTION } from './baseline-tree.js'
+import { gatewayLaunch } from './build.js'
 import { spawnChild } from './child-process.js'
 import { describeTools, type BenchContext } from './context.js'
 import { createBenchKeys } from './keys.js'
@@ -30,7 +31,8 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   const { options } = ctx
   ctx.log(`tools: ${describeTools(ctx)}`)
   const skipped: Skip[] = []
-  const launch = { dist: options.dist, echoStderr: options.verbose }
+  const { describe: gatewayRun, ...launch } = await gatewayLaunch(ctx)
+  ctx.log(`gateways: ${gatewayRun}`)
 
   const backend = await startBackend()
   ctx.defer(() => backend.child.stop())
@@ -126,9 +128,10 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   }
 
   const baselineRoot = options.baseline === undefined ? undefined : createBaselineTree(options.baseline, ctx.dir)
+  const { describe: baselineRun, ...baseLaunch } = baselineRoot === undefined ? { describe: undefined } : await gatewayLaunch(ctx, baselineRoot, 'baseline-build')
+  if (baselineRun !== undefined) ctx.log(`baseline gateways: ${baselineRun}`)
   if (options.baseline !== undefined) {
-    const root = baselineRoot
-    const base = await tryGateway('gateway-baseline', { ...launch, env, root })
+    const base = await tryGateway('gateway-baseline', { ...baseLaunch, env })
     if (!base.ok) throw new Error(`the baseline gateway (${options.baseline}) did not start: ${base.reason}`)
     ctx.defer(() => base.value.child.stop())
     scenarios.push({
@@ -152,7 +155,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     introspectionCalls = () => server.calls()
     scenarios.push({ id: 'introspection', label: 'gateway introspection (warm)', kind: 'throughput', connections: thr, origin: ig.url, targetPid: ig.child.pid, requests: mcpRequests(tokens) })
     if (baselineRoot !== undefined) {
-      const base = await startIntrospectionGateway(backend, ctx.dir, { ...launch, root: baselineRoot })
+      const base = await startIntrospectionGateway(backend, ctx.dir, baseLaunch)
       if (!base.ok) throw new Error(`the baseline introspection gateway (${options.baseline}) did not start: ${base.reason}`)
       const { gateway: bg, tokens: bTokens, server: bServer } = base.value
       ctx.defer(() => bServer.close())
@@ -194,7 +197,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
       note: probe.enforced ? undefined : `config accepted but NOT enforced (${probe.detail}); the row measures plain JWT`,
     })
     if (baselineRoot !== undefined) {
-      const base = await tryGateway('gateway-policy-baseline', { ...launch, env: { ...policyEnv, MCP_CONFIG: policyFile }, root: baselineRoot })
+      const base = await tryGateway('gateway-policy-baseline', { ...baseLaunch, env: { ...policyEnv, MCP_CONFIG: policyFile } })
       if (!base.ok) throw new Error(`the baseline policy gateway (${options.baseline}) did not start: ${base.reason}`)
       ctx.defer(() => base.value.child.stop())
       scenarios.push({
@@ -280,7 +283,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
       connections: options.connections,
       tokenSetSize: TOKEN_SET_SIZE,
       requestMix: 'per token: tools/call echo + tools/list (MCP 2025-11-25, JSON responses)',
-      gateway: options.dist ? 'dist/cli/main.js serve' : 'src/cli/main.ts serve (tsx)',
+      gateway: gatewayRun,
     },
     headline: Object.fromEntries(summaries.filter((s) => s.kind === 'throughput').map((s) => [s.id, round(s.ratioVsDirect, 3)])),
     scenarios: summaries.map((s) => ({ ...s, runs: runs.get(s.id) })),

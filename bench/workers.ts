@@ -1,3 +1,4 @@
+import { gatewayLaunch } from './build.js'
 import { describeTools, type BenchContext } from './context.js'
 import { createBenchKeys } from './keys.js'
 import { runRounds, type Scenario } from './measure.js'
@@ -15,7 +16,8 @@ import { baseGatewayEnv, mintTokens, startBackend, TOKEN_SET_SIZE, tryGateway } 
 export async function runWorkers(ctx: BenchContext): Promise<void> {
   const { options } = ctx
   ctx.log(`tools: ${describeTools(ctx)}`)
-  const launch = { dist: options.dist, echoStderr: options.verbose }
+  const { describe: gatewayRun, ...launch } = await gatewayLaunch(ctx)
+  ctx.log(`gateways: ${gatewayRun}`)
   const backend = await startBackend()
   ctx.defer(() => backend.child.stop())
   const keys = createBenchKeys(ctx.dir)
