@@ -9,6 +9,8 @@ export interface BenchOptions {
   readonly duration: number
   /** Rounds; each round runs every scenario once, in turn (A B C, C B A, ...). */
   readonly rounds: number
+  /** Cycles of the paired phase (introspection, JWT RS256, policy in 1 s runs); 0: none. */
+  readonly paired: number
   /** Connections of the throughput runs. */
   readonly connections: number
   /** `auto`: wrk when on PATH, else autocannon. */
@@ -40,6 +42,8 @@ Options:
   --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
   --duration S        seconds per run (default 3)
   --rounds N          rounds (default 5; more, shorter rounds resist drift better)
+  --paired N          cycles of the paired phase that decides the two 10% targets: introspection,
+                      JWT RS256 and policy back to back in 1 s runs (default 20; --quick 6; 0: off)
   --connections N     connections of throughput runs (default 64)
   --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
   --dist              run this repository's dist/cli/main.js (npm run build) instead of
@@ -68,6 +72,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       quick: { type: 'boolean', default: false },
       duration: { type: 'string' },
       rounds: { type: 'string' },
+      paired: { type: 'string' },
       connections: { type: 'string' },
       loadgen: { type: 'string', default: 'auto' },
       dist: { type: 'boolean', default: false },
@@ -97,6 +102,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     quick,
     duration: positive('--duration', values.duration, quick ? 2 : 3),
     rounds: positive('--rounds', values.rounds, quick ? 2 : 5),
+    paired: values.paired === '0' ? 0 : positive('--paired', values.paired, quick ? 6 : 20),
     connections: positive('--connections', values.connections, 64),
     loadgen,
     dist: values.dist,
