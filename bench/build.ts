@@ -14,8 +14,8 @@ export type Launch = Pick<GatewayLaunch, 'dist' | 'root' | 'echoStderr'> & {
  * The gateway as it ships: `src/` of `from` (this repository, or a `--baseline` tree) compiled by
  * tsc with the project's own tsconfig.build.json into a temp tree, and run as `dist/cli/main.js`,
  * as `npm start` and the installed bin do. Through tsx the same code costs more, and unevenly:
- * esbuild names every closure a request creates (`__name`, a `defineProperty` each), which once
- * made the policy row look 0.5 µs dearer per request than the build is. `--tsx` still runs the
+ * esbuild names every closure a request creates (`__name`, a `defineProperty` each: 0.5 µs per
+ * filtered list in a profile), and tsx's loader runs a thread of its own. `--tsx` still runs the
  * sources (no compile step), `--dist` this repository's own `dist/` (`npm run build`). A tree that
  * does not compile runs through tsx, and the run says so.
  */
