@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createLineWriter } from '../../../src/observability/line-writer.js'
+import { createLineWriter, type LineWriter, type LineWriterOptions } from '../../../src/observability/line-writer.js'
 
 const WRITER = new URL('../../../src/observability/line-writer.ts', import.meta.url).pathname
 
@@ -26,6 +26,18 @@ async function tempFile(): Promise<{ dir: string; file: string }> {
   return { dir, file: join(dir, 'nested', 'out.jsonl') }
 }
 
+/** A writer to a fresh file in a temp directory, given to `use`; then ended and the directory removed. */
+async function withFileWriter(options: Omit<LineWriterOptions, 'path' | 'fd'>, use: (writer: LineWriter, file: string) => Promise<void>): Promise<void> {
+  const { dir, file } = await tempFile()
+  const writer = createLineWriter({ path: file, ...options })
+  try {
+    await use(writer, file)
+  } finally {
+    writer.end()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (await check()) return
@@ -38,10 +50,8 @@ afterEach(() => mock.restoreAll())
 
 describe('createLineWriter', () => {
   test('lines wait for the timer, then go out together in one write', async () => {
-    const { dir, file } = await tempFile()
     const writes = watchWrites()
-    const writer = createLineWriter({ path: file, flushMs: 30 })
-    try {
+    await withFileWriter({ flushMs: 30 }, async (writer, file) => {
       writer.write('{"a":1}\n')
       writer.write('{"a":2}\n')
       writer.write('{"a":3}\n')
@@ -49,17 +59,12 @@ describe('createLineWriter', () => {
       await until(async () => (await readFile(file, 'utf8')) !== '', 'the timed write')
       assert.equal(await readFile(file, 'utf8'), '{"a":1}\n{"a":2}\n{"a":3}\n')
       assert.equal(writes.length, 1)
-    } finally {
-      writer.end()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('a full buffer is written at once, in order, and nothing after it waits for long', async () => {
-    const { dir, file } = await tempFile()
     const writes = watchWrites()
-    const writer = createLineWriter({ path: file, bufferBytes: 100, flushMs: 10_000 })
-    try {
+    await withFileWriter({ bufferBytes: 100, flushMs: 10_000 }, async (writer, file) => {
       const lines = Array.from({ length: 10 }, (_, i) => `{"line":${i},"pad":"${'x'.repeat(20)}"}\n`)
       for (const line of lines) writer.write(line)
       // 40 bytes a line: the 3rd, 6th and 9th filled the buffer; the 10th waits.
@@ -67,17 +72,12 @@ describe('createLineWriter', () => {
       assert.equal(await readFile(file, 'utf8'), lines.slice(0, 9).join(''))
       writer.flushSync()
       assert.equal(await readFile(file, 'utf8'), lines.join(''))
-    } finally {
-      writer.end()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('maxWrite: every write ends on a line and stays under the limit; a longer line goes alone', async () => {
-    const { dir, file } = await tempFile()
     const writes = watchWrites()
-    const writer = createLineWriter({ path: file, maxWrite: 64, flushMs: 10_000 })
-    try {
+    await withFileWriter({ maxWrite: 64, flushMs: 10_000 }, async (writer, file) => {
       const lines = ['{"é":"ü€"}\n', `{"long":"${'y'.repeat(100)}"}\n`, ...Array.from({ length: 12 }, (_, i) => `{"n":${i},"s":"😀"}\n`)]
       for (const line of lines) writer.write(line)
       writer.flushSync()
@@ -87,38 +87,28 @@ describe('createLineWriter', () => {
         assert.ok(text.endsWith('\n'), 'a write ends on a line')
         assert.ok(Buffer.byteLength(text) <= 64 || !text.slice(0, -1).includes('\n'), `${Buffer.byteLength(text)} bytes in one write`)
       }
-    } finally {
-      writer.end()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('a line longer than the whole buffer keeps its place between the others', async () => {
-    const { dir, file } = await tempFile()
-    const writer = createLineWriter({ path: file, flushMs: 10_000 })
-    try {
+    await withFileWriter({ flushMs: 10_000 }, async (writer, file) => {
       const long = `{"big":"${'z'.repeat(200_000)}"}\n`
       writer.write('{"before":1}\n')
       writer.write(long)
       writer.write('{"after":1}\n')
       writer.flushSync()
       assert.equal(await readFile(file, 'utf8'), `{"before":1}\n${long}{"after":1}\n`)
-    } finally {
-      writer.end()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('a full non-blocking descriptor (EAGAIN) keeps the lines and retries, in order', async () => {
-    const { dir, file } = await tempFile()
     const real = fs.writeSync
     let refusals = 2
     mock.method(fs, 'writeSync', (fd: number, buffer: Buffer, offset: number, length: number) => {
       if (refusals-- > 0) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable, write'), { code: 'EAGAIN' })
       return real(fd, buffer, offset, length)
     })
-    const writer = createLineWriter({ path: file, bufferBytes: 10, flushMs: 10_000 })
-    try {
+    await withFileWriter({ bufferBytes: 10, flushMs: 10_000 }, async (writer, file) => {
       writer.write('{"first":1}\n')
       writer.write('{"second":2}\n')
       assert.equal(await readFile(file, 'utf8'), '')
@@ -126,10 +116,7 @@ describe('createLineWriter', () => {
       writer.write('{"third":3}\n')
       writer.flushSync()
       assert.equal(await readFile(file, 'utf8'), '{"first":1}\n{"second":2}\n{"third":3}\n')
-    } finally {
-      writer.end()
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   test('a failing descriptor drops its lines and says so once on stderr, never throws', () => {

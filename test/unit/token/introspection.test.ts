@@ -110,13 +110,36 @@ async function refused(verifier: TokenVerifier, token: string, reason: string): 
   await assert.rejects(verifier.verify(token), (error: unknown) => error instanceof InvalidToken && error.reason === reason)
 }
 
+/**
+ * One issuer's endpoint, a fake clock and a counting store on it; `verifier()` makes gateways of
+ * that issuer sharing the store (each a new process's view), all closed by `close`.
+ */
+async function sharedStoreSetup(introspection: { cacheSize?: number } = {}) {
+  const endpoint = await fakeEndpoint()
+  const clock = { now: T0 }
+  const store = countingStore(clock)
+  const as = await issuer(endpoint, undefined, introspection)
+  const made: TokenVerifier[] = []
+  return {
+    endpoint,
+    clock,
+    store,
+    verifier(): TokenVerifier {
+      const verifier = createIntrospectionVerifier(as, { canonicalUri: RESOURCE, store, now: () => clock.now })
+      made.push(verifier)
+      return verifier
+    },
+    async close(): Promise<void> {
+      for (const verifier of made) await verifier.close?.()
+    },
+  }
+}
+
 describe('introspection verifier: principals kept in process', () => {
   test('a warm token costs neither a store read nor a call, and gets the same principal', async () => {
-    const endpoint = await fakeEndpoint()
+    const { endpoint, clock, store, verifier: make, close } = await sharedStoreSetup()
     endpoint.answers.set('tok-a', active())
-    const clock = { now: T0 }
-    const store = countingStore(clock)
-    const verifier = createIntrospectionVerifier(await issuer(endpoint), { canonicalUri: RESOURCE, store, now: () => clock.now })
+    const verifier = make()
     const first = await verifier.verify('tok-a')
     assert.equal(endpoint.calls, 1)
     assert.equal(store.gets, 1)
@@ -125,15 +148,14 @@ describe('introspection verifier: principals kept in process', () => {
     assert.equal(endpoint.calls, 1)
     assert.equal(store.gets, 1, 'served from the process, not the store')
     assert.deepEqual([...first.scopes], ['mcp'])
-    await verifier.close?.()
+    await close()
   })
 
   test('an entry ends at the max TTL after the answer, and at exp when that comes first', async () => {
-    const endpoint = await fakeEndpoint()
+    const { endpoint, clock, verifier: make, close } = await sharedStoreSetup()
     endpoint.answers.set('long', active())
     endpoint.answers.set('short', active({ exp: T0 / 1000 + 10 }))
-    const clock = { now: T0 }
-    const verifier = createIntrospectionVerifier(await issuer(endpoint), { canonicalUri: RESOURCE, store: countingStore(clock), now: () => clock.now })
+    const verifier = make()
     await verifier.verify('long')
     await verifier.verify('short')
     assert.equal(endpoint.calls, 2)
@@ -151,19 +173,13 @@ describe('introspection verifier: principals kept in process', () => {
     endpoint.answers.set('long', { active: false })
     await refused(verifier, 'long', 'inactive')
     assert.equal(endpoint.calls, 4, 'asked again at the max TTL (a revocation is seen)')
-    await verifier.close?.()
+    await close()
   })
 
   test('bounded by cacheSize: the least recently used principal goes back to the store', async () => {
-    const endpoint = await fakeEndpoint()
+    const { endpoint, store, verifier: make, close } = await sharedStoreSetup({ cacheSize: 2 })
     for (const token of ['t1', 't2', 't3']) endpoint.answers.set(token, active({ sub: token }))
-    const clock = { now: T0 }
-    const store = countingStore(clock)
-    const verifier = createIntrospectionVerifier(await issuer(endpoint, undefined, { cacheSize: 2 }), {
-      canonicalUri: RESOURCE,
-      store,
-      now: () => clock.now,
-    })
+    const verifier = make()
     for (const token of ['t1', 't2', 't3']) await verifier.verify(token)
     assert.equal(store.gets, 3)
     await verifier.verify('t3')
@@ -172,15 +188,13 @@ describe('introspection verifier: principals kept in process', () => {
     assert.equal((await verifier.verify('t1')).subject, 't1')
     assert.equal(store.gets, 4, 't1 was dropped and read from the store again')
     assert.equal(endpoint.calls, 3)
-    await verifier.close?.()
+    await close()
   })
 
   test('inactive and refused answers are never kept in process: judged on every use, inactive ones briefly', async () => {
-    const endpoint = await fakeEndpoint()
+    const { endpoint, clock, store, verifier: make, close } = await sharedStoreSetup()
     endpoint.answers.set('other-aud', active({ aud: 'https://other.example.com/mcp' }))
-    const clock = { now: T0 }
-    const store = countingStore(clock)
-    const verifier = createIntrospectionVerifier(await issuer(endpoint), { canonicalUri: RESOURCE, store, now: () => clock.now })
+    const verifier = make()
     await refused(verifier, 'unknown', 'inactive')
     await refused(verifier, 'other-aud', 'audience')
     assert.equal(endpoint.calls, 2)
@@ -194,7 +208,7 @@ describe('introspection verifier: principals kept in process', () => {
     endpoint.answers.set('unknown', active())
     await verifier.verify('unknown')
     assert.equal(endpoint.calls, 3, 'the inactive answer lived the inactive TTL only')
-    await verifier.close?.()
+    await close()
   })
 
   test('two issuers sharing one store never see each other’s answers or principals', async () => {
@@ -217,14 +231,10 @@ describe('introspection verifier: principals kept in process', () => {
   })
 
   test('a shared store (two gateways): the reader keeps the principal only until the writer’s entry ends', async () => {
-    const endpoint = await fakeEndpoint()
+    const { endpoint, clock, verifier, close } = await sharedStoreSetup()
     endpoint.answers.set('tok', active())
-    const clock = { now: T0 }
-    const store = countingStore(clock)
-    const as = await issuer(endpoint)
-    const options = { canonicalUri: RESOURCE, store, now: () => clock.now }
-    const first = createIntrospectionVerifier(as, options)
-    const second = createIntrospectionVerifier(as, options)
+    const first = verifier()
+    const second = verifier()
     await first.verify('tok')
     clock.now = T0 + 50_000
     await second.verify('tok')
@@ -236,24 +246,19 @@ describe('introspection verifier: principals kept in process', () => {
     endpoint.answers.set('tok', { active: false })
     await refused(second, 'tok', 'inactive')
     assert.equal(endpoint.calls, 2, 'not 50 s later than the answer’s own end')
-    await first.close?.()
-    await second.close?.()
+    await close()
   })
 
   test('a stored end beyond the max TTL (another clock, a tampered value) is bounded again on read', async () => {
-    const endpoint = await fakeEndpoint()
+    const { endpoint, clock, store, verifier, close } = await sharedStoreSetup()
     endpoint.answers.set('tok', active())
-    const clock = { now: T0 }
-    const store = countingStore(clock)
-    const as = await issuer(endpoint)
-    const options = { canonicalUri: RESOURCE, store, now: () => clock.now }
-    const writer = createIntrospectionVerifier(as, options)
+    const writer = verifier()
     await writer.verify('tok')
     // The entry now claims to live a day.
     const [key] = [...store.values.keys()]
     assert.ok(key !== undefined)
     await store.set(key, JSON.stringify({ until: T0 + 86_400_000, answer: active() }), 86_400_000)
-    const reader = createIntrospectionVerifier(as, options)
+    const reader = verifier()
     await reader.verify('tok')
     assert.equal(store.gets, 2)
     clock.now = T0 + 59_999
@@ -263,7 +268,6 @@ describe('introspection verifier: principals kept in process', () => {
     await reader.verify('tok')
     assert.equal(store.gets, 3, 'the process entry ended at the max TTL; the store was read again')
     assert.equal(endpoint.calls, 1)
-    await writer.close?.()
-    await reader.close?.()
+    await close()
   })
 })
