@@ -56,7 +56,7 @@ after(async () => {
 })
 
 /** A gateway from a YAML file listing the issuers, with `MCP_AUTH_MODE=auto` as a user would run it. */
-async function startMultiIssuerGateway(jwtIssuer: Record<string, unknown> = {}): Promise<RunningGateway> {
+async function startMultiIssuerGateway(jwtIssuer: Record<string, unknown> = {}, required = ['mcp:read']): Promise<RunningGateway> {
   const file = join(dir, `gateway-${gateways.length}.yaml`)
   writeFileSync(
     file,
@@ -64,7 +64,7 @@ async function startMultiIssuerGateway(jwtIssuer: Record<string, unknown> = {}):
       listen: { host: '127.0.0.1', port: 0 },
       resource: { canonicalUri: RESOURCE, path: '/mcp' },
       backend: { url: backend.origin },
-      scopes: { required: ['mcp:read'], supported: ['mcp:read', 'mcp:write'] },
+      scopes: { required, supported: [...new Set([...required, 'mcp:read', 'mcp:write'])] },
       authorizationServers: [
         { issuer: jwtAs.issuer, discovery: true, ...jwtIssuer },
         {
@@ -191,5 +191,20 @@ describe('per-issuer maxTokenLifetime and requiredClaims on real tokens', () => 
     await expectInvalidToken(await callMcp(demanding, jwt))
     const satisfied = await startMultiIssuerGateway({ requiredClaims: ['client_id', 'jti'] })
     assert.equal((await callMcp(satisfied, jwt)).status, 200)
+  })
+
+  test('a repeated token (served from the verified-token cache) still carries its issuer\'s scope mapping', async () => {
+    // Only the JWT issuer maps `mcp:read` to `api://mcp/mcp:read`, the one scope this gateway requires.
+    const gateway = await startMultiIssuerGateway({ scopePrefix: 'api://mcp/' }, ['api://mcp/mcp:read'])
+    const jwt = await token(jwtAs)
+    for (let i = 0; i < 3; i++) {
+      const response = await callMcp(gateway, jwt)
+      assert.equal(response.status, 200, `request ${i + 1}`)
+      await response.body?.cancel()
+    }
+    // The same scope from an issuer without the mapping does not reach the requirement.
+    const unmapped = await callMcp(gateway, await hmacToken())
+    assert.equal(unmapped.status, 403)
+    await unmapped.body?.cancel()
   })
 })
