@@ -16,7 +16,7 @@ export interface ListFilter {
   readonly principal: Principal
   /** JSON-RPC id of each list request -> what it lists. */
   readonly requests: ReadonlyMap<string | number, ListKind>
-  readonly modes: Readonly<Partial<Record<ListKind, ListMode>>>
+  readonly modes: Readonly<Record<ListKind, ListMode>>
   /** The tool allowlist claim, `undefined` when the token is not restricted. */
   readonly allowedTools: ReadonlySet<string> | undefined
 }
@@ -112,7 +112,7 @@ export function filterJsonRpcResponse(filter: ListFilter, response: unknown, ver
   const entries = result[kind]
   if (!Array.isArray(entries)) return undefined
   const rule = filter.policy.lists[kind]
-  const mode = filter.modes[kind] ?? 'check'
+  const mode = filter.modes[kind]
   const kept = mode === 'all' ? entries : mode === 'none' ? [] : entries.filter((entry) => entryAllowed(filter, rule, entry))
   const markPrivate = featuresOf(version).cacheScope
   if (kept.length === entries.length && !markPrivate) return undefined

@@ -169,7 +169,7 @@ function splice(filter: ListFilter, body: Buffer, version: ProtocolVersion, foun
     const kind = filter.requests.get(message.id)
     if (kind === undefined || kind !== message.listKind) continue
     const rule = filter.policy.lists[kind]
-    const mode = filter.modes[kind] ?? 'check'
+    const mode = filter.modes[kind]
     const entries = message.entries
     const dropped = mode === 'all' ? 0 : cutDropped(edits, entries, (entry) => mode === 'check' && allowed(filter, rule, body, entry))
     if (dropped === 0 && !markPrivate) continue

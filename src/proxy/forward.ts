@@ -48,7 +48,6 @@ export interface Forwarding {
   clientClosed(): void
 }
 
-
 /**
  * Streams a request to the backend over keep-alive connections and the answer back, without
  * buffering the response (SSE events reach the client as the backend writes them). A client that

@@ -68,7 +68,6 @@ export function createVerifier(config: Config): TokenVerifier {
   }
 }
 
-
 /** What one issuer asks of its tokens beyond validity. */
 export type IssuerPolicy = Pick<
   ResolvedAuthorizationServer,

@@ -160,4 +160,3 @@ describe('start-up warnings', () => {
     }
   })
 })
-
