@@ -10,6 +10,8 @@
 export type FailureReason =
   | 'no_credentials'
   | 'malformed_authorization'
+  | 'token_in_query'
+  | 'form_body'
   | 'malformed_token'
   | 'expired'
   | 'not_yet_valid'
@@ -31,6 +33,8 @@ export type FailureReason =
   | 'header_mismatch'
   | 'unsupported_protocol_version'
   | 'method_not_allowed'
+  | 'invalid_path'
+  | 'duplicate_host'
   | 'invalid_origin'
   | 'verifier_unavailable'
   | 'upstream_unreachable'
@@ -94,7 +98,10 @@ export class MissingCredentials extends GatewayError {
   }
 }
 
-/** 400 `invalid_request`: a malformed Authorization header or a token sent more than one way. */
+/**
+ * 400 `invalid_request`: a malformed Authorization header, a token sent more than one way or
+ * outside the header, or a request path that is not in normal form.
+ */
 export class InvalidRequest extends GatewayError {
   constructor(reason: FailureReason, description: string, options?: GatewayErrorOptions) {
     super(400, reason, description, 'invalid_request', options)

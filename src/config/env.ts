@@ -41,6 +41,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_SCOPES_SUPPORTED: 'scopes.supported',
   MCP_BACKEND: 'backend.url',
   MCP_BACKEND_TIMEOUT: 'backend.headersTimeout',
+  MCP_FORWARD_COOKIES: 'backend.forwardCookies',
   MCP_MAX_BODY_SIZE: 'limits.maxBodySize',
   MCP_RATELIMIT_ENABLED: 'rateLimit.enabled',
   MCP_RATELIMIT_RATE: 'rateLimit.rate',

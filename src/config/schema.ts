@@ -104,6 +104,12 @@ export const configSchema = z.strictObject({
         .prefault(0)
         .describe('Longest silence inside a response body (0 = none, for long SSE streams).'),
       connections: z.coerce.number().int().min(1).default(128).describe('Keep-alive connections to the backend.'),
+      forwardCookies: onOff
+        .default(false)
+        .describe(
+          "Pass the client's `Cookie` to the backend and the backend's `Set-Cookie` to the client. Off: cookies are " +
+            "credentials of the gateway's origin and cross it in neither direction. Env: `MCP_FORWARD_COOKIES` (`on`/`off`).",
+        ),
     })
     .describe('Where requests go once authorized.'),
   limits: z

@@ -19,6 +19,7 @@ import { TallyCounter, TallyHistogram } from './tally.js'
 const AUTH_FAILURES = new Set([
   'no_credentials',
   'malformed_authorization',
+  'token_in_query',
   'malformed_token',
   'expired',
   'not_yet_valid',

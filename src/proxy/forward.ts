@@ -19,6 +19,8 @@ export interface BackendOptions {
   headersTimeout: number
   bodyTimeout: number
   connections: number
+  /** Whether `Cookie` goes to the backend and its `Set-Cookie` to the client (default: neither). */
+  forwardCookies: boolean
 }
 
 /**
@@ -86,10 +88,11 @@ export function createForwarder(options: BackendOptions) {
         host: req.headers.host,
       },
       rewrite !== undefined,
+      options.forwardCookies,
     )
     const method = req.method ?? 'GET'
     const bytes = requestBytes(method, upstreamPath(req.url ?? '/'), host, headers, body)
-    const exchange = new ForwardExchange(pool, notices, method, bytes, res, rewrite, listener)
+    const exchange = new ForwardExchange(pool, notices, method, bytes, res, rewrite, listener, options.forwardCookies)
     pool.request(exchange)
     return exchange
   }
@@ -149,6 +152,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   readonly #res: ServerResponse
   readonly #rewrite: ResponseRewriter | undefined
   readonly #listener: ForwardListener
+  readonly #forwardCookies: boolean
   readonly #started = performance.now()
   #sink: Writable | undefined
   /** A JSON body rewritten whole: held until the backend's response ends. */
@@ -166,7 +170,9 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     res: ServerResponse,
     rewrite: ResponseRewriter | undefined,
     listener: ForwardListener,
+    forwardCookies: boolean,
   ) {
+    this.#forwardCookies = forwardCookies
     this.#pool = pool
     this.#notice = notice
     this.method = method
@@ -195,7 +201,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   onHead(head: ResponseHead): void {
     const statusCode = head.status
     const res = this.#res
-    const upstream = downstreamHeaders(head.fields)
+    const upstream = downstreamHeaders(head.fields, this.#forwardCookies)
     const rewrite = this.#rewrite?.(statusCode, upstream.contentType)
     if (rewrite !== undefined && upstream.encoded) {
       // Encoded although not asked to: fail closed (502) rather than forward it unfiltered.

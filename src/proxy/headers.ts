@@ -3,7 +3,10 @@ import type { IncomingHttpHeaders } from 'node:http'
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy, and neither do credentials: MCP
  * authorization §Token Passthrough forbids forwarding the client's token, so `Authorization` is
- * dropped along with anything the client's `Connection` header names.
+ * dropped along with anything the client's `Connection` header names. Cookies are credentials of
+ * the gateway's origin (which other applications on the host may share), not the backend's: `Cookie`
+ * stays here and `Set-Cookie` from the backend is not passed on, unless the deployment forwards
+ * cookies (`backend.forwardCookies`, docs/security.md).
  */
 const NEVER_UPSTREAM = new Set([
   'authorization',
@@ -20,6 +23,7 @@ const NEVER_UPSTREAM = new Set([
   'expect',
   'http2-settings',
 ])
+const NEVER_UPSTREAM_OR_COOKIE = new Set([...NEVER_UPSTREAM, 'cookie'])
 
 const NEVER_DOWNSTREAM = new Set([
   'connection',
@@ -31,6 +35,7 @@ const NEVER_DOWNSTREAM = new Set([
   'upgrade',
   'proxy-authenticate',
 ])
+const NEVER_DOWNSTREAM_OR_COOKIE = new Set([...NEVER_DOWNSTREAM, 'set-cookie'])
 
 export interface ForwardedFor {
   remoteAddress: string | undefined
@@ -42,14 +47,21 @@ export interface ForwardedFor {
  * The client's headers for the backend, minus hop-by-hop ones and credentials, plus the
  * `X-Forwarded-*` trio. `plainBody` leaves out `Accept-Encoding`, so that the response comes as
  * plain bytes (a body to rewrite); the field is skipped rather than deleted afterwards, which would
- * turn the object into a slow dictionary for every later reader.
+ * turn the object into a slow dictionary for every later reader. `Cookie` goes only with
+ * `forwardCookies`.
  */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, via: ForwardedFor, plainBody = false): Record<string, string | string[]> {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  via: ForwardedFor,
+  plainBody = false,
+  forwardCookies = false,
+): Record<string, string | string[]> {
   const dropped = connectionTokens(incoming.connection)
+  const never = forwardCookies ? NEVER_UPSTREAM : NEVER_UPSTREAM_OR_COOKIE
   const out: Record<string, string | string[]> = {}
   for (const name in incoming) {
     const value = incoming[name]
-    if (value === undefined || NEVER_UPSTREAM.has(name) || dropped?.has(name) || (plainBody && name === 'accept-encoding')) continue
+    if (value === undefined || never.has(name) || dropped?.has(name) || (plainBody && name === 'accept-encoding')) continue
     out[name] = value
   }
   const prior = incoming['x-forwarded-for']
@@ -81,8 +93,10 @@ const SCAN_LIMIT = 32
  * names are dropped (RFC 9110 §7.6.1). Values stay latin1, byte for byte as on the wire
  * (RFC 9110 §5.5). A flat list rather than an object: node's `writeHead` stores it without a
  * dictionary walk (1.7 against 3.3 µs for a usual response here), and no name can be `__proto__`.
+ * `Set-Cookie` passes only with `forwardCookies`.
  */
-export function downstreamHeaders(fields: readonly string[]): DownstreamHeaders {
+export function downstreamHeaders(fields: readonly string[], forwardCookies = false): DownstreamHeaders {
+  const never = forwardCookies ? NEVER_DOWNSTREAM : NEVER_DOWNSTREAM_OR_COOKIE
   const headers: HeaderList = []
   const index = fields.length > 2 * SCAN_LIMIT ? new Map<string, number>() : undefined
   let connection: string | undefined
@@ -92,7 +106,7 @@ export function downstreamHeaders(fields: readonly string[]): DownstreamHeaders 
     const name = fields[i] as string
     const value = fields[i + 1] as string
     if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`
-    if (NEVER_DOWNSTREAM.has(name)) continue
+    if (never.has(name)) continue
     if (name === 'content-type') contentType ??= value
     else if (name === 'content-encoding') encoding = encoding === undefined ? value : `${encoding},${value}`
     const at = index === undefined ? indexOfName(headers, name) : (index.get(name) ?? -1)

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config/normalize.js'
-import { BadRequest, GatewayError, type FailureReason, type UpstreamError } from '../errors.js'
+import { GatewayError, type FailureReason, type UpstreamError } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ResponseRewriter } from '../proxy/forward.js'
-import { extractBearerToken } from '../token/bearer.js'
+import { checkTokenOnlyInHeader, extractBearerToken } from '../token/bearer.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import { readRequestBody } from './read-body.js'
+import { refuseRequestHead } from './request-head.js'
 import { writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
 import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
@@ -61,15 +62,19 @@ class Exchange implements ForwardListener {
 /**
  * A request's way through the gateway (DESIGN.md "The request's way through"):
  *
- *   1. route            metadata | health | readiness | extra | MCP path | 404
- *   2. checkOrigin      invalid Origin: 403; CORS preflight answered without a token
- *   3. extractToken     RFC 6750 §2.1 header only
- *   4. verifyToken      signature/claims or introspection, then audience and issuer
- *   5. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
- *   6. authorize        required scopes, per method, per tool/prompt/resource
- *   7. admit            rate limits (after authentication: a bad token is a 401, never a 429)
- *   8. forward          no Authorization upstream; streamed both ways; lists filtered if asked
- *   9. emitDecision     one event per request, consumed by logs, metrics and the audit trail
+ *   1. checkHead        one Host (RFC 9112 §3.2); a path without dot or empty segments, backslashes
+ *                       or encoded dots and slashes, else 400 before routing, for every route
+ *   2. route            metadata | health | readiness | extra | MCP path | 404
+ *   3. checkOrigin      invalid Origin: 403; CORS preflight answered without a token
+ *   4. checkHttpMethod  405 with `Allow`, per protocol version
+ *   5. extractToken     RFC 6750 §2.1 header only; `access_token` in the query or a form body: 400
+ *   6. verifyToken      signature/claims or introspection, then audience and issuer
+ *   7. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
+ *   8. authorize        required scopes, per method, per tool/prompt/resource
+ *   9. admit            rate limits (after authentication: a bad token is a 401, never a 429)
+ *  10. forward          no Authorization (nor Cookie, unless asked) upstream; streamed both ways;
+ *                       lists filtered if asked
+ *  11. emitDecision     one event per request, consumed by logs, metrics and the audit trail
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, verifier, forwarder, authorizer } = parts
@@ -95,6 +100,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     const exchange = new Exchange(req, res, requestId(req), refuse)
     // 'close' is emitted once: `on` spares the once-wrapper.
     res.on('close', () => exchange.closed())
+    const refused = refuseRequestHead(req)
+    if (refused !== undefined) return refuse(exchange, refused)
     const target = route(req)
     // The MCP path adds `X-Request-Id` with its answer (forwarded or refused), every other route here.
     if (target.kind !== 'mcp') res.setHeader('x-request-id', exchange.id)
@@ -123,11 +130,9 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
       return writePreflight(req, res, origin)
     }
     if (origin !== undefined) setCorsHeaders(res, origin)
-    if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
-      res.setHeader('allow', 'GET, POST, DELETE, OPTIONS')
-      throw new BadRequest('method_not_allowed', 'Method not allowed on the MCP endpoint', 405)
-    }
+    authorizer.checkHttpMethod(req.method ?? '', req.headers)
 
+    checkTokenOnlyInHeader(req.url ?? '/', req.headers['content-type'])
     const token = extractBearerToken(authorizationHeader(req))
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
     exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
@@ -136,8 +141,6 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     if (req.method === 'POST') {
       body = await readRequestBody(req, config.limits.maxBodySize)
       exchange.call = authorizer.readCall(body, req.headers)
-    } else {
-      authorizer.checkHttpMethod(req.method, req.headers)
     }
     authorizer.authorize(exchange.principal, exchange.call)
 

@@ -10,8 +10,8 @@ const SCHEME = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?: |$)/
  *
  * No header, or another scheme (Basic, DPoP, ...), is "no Bearer credentials": a 401 without an
  * error code (RFC 6750 §3.1). A Bearer header that breaks the grammar, or several Authorization
- * headers, is a malformed request: 400 `invalid_request`. A token in the query string is never
- * read (MCP authorization §Access Token Usage forbids it; RFC 6750 §2.3 is not supported).
+ * headers, is a malformed request: 400 `invalid_request`. A token anywhere else is refused
+ * before this is called (`checkTokenOnlyInHeader`).
  */
 export function extractBearerToken(header: string | string[] | undefined): string {
   if (header === undefined || header === '') throw new MissingCredentials()
@@ -23,4 +23,27 @@ export function extractBearerToken(header: string | string[] | undefined): strin
   const scheme = SCHEME.exec(header)?.[1]
   if (scheme !== undefined && scheme.toLowerCase() !== 'bearer') throw new MissingCredentials()
   throw new InvalidRequest('malformed_authorization', 'Malformed Bearer authorization header')
+}
+
+// RFC 6750 §2.2: the form-encoded body parameter is sent with exactly this media type.
+const FORM_BODY = /^\s*application\/x-www-form-urlencoded\s*(?:;|$)/i
+
+/**
+ * RFC 6750 §2.2 (form body) and §2.3 (URI query) are not supported: MCP authorization §Access
+ * Token Usage forbids a token in the query string, and a form body is never an MCP message (those
+ * are JSON). Such a request is 400 `invalid_request`, never forwarded: a backend that reads
+ * `access_token` from the query would otherwise receive the token the gateway removes from the
+ * header (RFC 6750 §2 also forbids more than one method in one request). The query is parsed only
+ * when there is one.
+ *
+ * @throws InvalidRequest `token_in_query` or `form_body`.
+ */
+export function checkTokenOnlyInHeader(url: string, contentType: string | undefined): void {
+  const query = url.indexOf('?')
+  if (query !== -1 && new URLSearchParams(url.slice(query + 1)).has('access_token')) {
+    throw new InvalidRequest('token_in_query', 'Send the access token in the Authorization header, never in the URL')
+  }
+  if (contentType !== undefined && FORM_BODY.test(contentType)) {
+    throw new InvalidRequest('form_body', 'Form-encoded bodies are not accepted; send JSON and the token in the Authorization header')
+  }
 }
