@@ -162,11 +162,13 @@ describe('2026-07-28: Mcp-Method and Mcp-Name checked against the body', () => {
     assert.equal(r.reachedBackend, false)
   })
 
-  test('GET and DELETE are 405 for 2026-07-28, allowed for 2025-11-25', async () => {
+  test('GET and DELETE are 405 with Allow for 2026-07-28, allowed for 2025-11-25', async () => {
     const auth = { authorization: `Bearer ${await token('mcp')}` }
     for (const method of ['GET', 'DELETE']) {
       const modernResponse = await fetch(mcpUrl, { method, headers: { ...auth, 'mcp-protocol-version': '2026-07-28' } })
       assert.equal(modernResponse.status, 405, method)
+      // RFC 9110 §15.5.6: a 405 lists what the resource accepts, here for this protocol version.
+      assert.equal(modernResponse.headers.get('allow'), 'POST, OPTIONS', method)
       await modernResponse.body?.cancel()
     }
     const legacy = await fetch(mcpUrl, { headers: { ...auth, 'mcp-protocol-version': '2025-11-25', accept: 'text/event-stream' } })

@@ -222,6 +222,8 @@ export interface SendOptions {
   body?: string | Buffer
   /** Bounds the whole exchange. Default 10 s. */
   timeoutMs?: number
+  /** The request target sent as written (`/mcp/../x`), where the URL's own would be normalised. */
+  path?: string
 }
 
 /** One HTTP exchange with node:http, so tests see raw header lines (fetch joins repeated ones). */
@@ -243,6 +245,7 @@ export function send(url: string, options: SendOptions = {}): Promise<RawRespons
     const req = httpRequest(url, {
       method: options.method ?? 'GET',
       headers: headers as OutgoingHttpHeaders,
+      ...(options.path === undefined ? {} : { path: options.path }),
       agent: false,
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     })

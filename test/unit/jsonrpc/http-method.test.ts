@@ -2,7 +2,11 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { allowedHttpMethods, checkHttpMethod } from '../../../src/jsonrpc/http-method.js'
 
-const cases: { method: string; header: string | string[] | undefined; status?: number; reason?: string }[] = [
+// Every 405 says what the endpoint accepts for that version (RFC 9110 §15.5.6), OPTIONS included.
+const ALL = 'GET, POST, DELETE, OPTIONS'
+const POST_ONLY = 'POST, OPTIONS'
+
+const cases: { method: string; header: string | string[] | undefined; status?: number; reason?: string; allow?: string }[] = [
   { method: 'POST', header: undefined },
   { method: 'POST', header: '2026-07-28' },
   { method: 'POST', header: 'garbage' }, // the body decides for POST
@@ -12,13 +16,15 @@ const cases: { method: string; header: string | string[] | undefined; status?: n
   { method: 'GET', header: '2025-06-18' },
   { method: 'DELETE', header: '2025-11-25' },
   { method: 'GET', header: ['2025-11-25'] },
-  { method: 'GET', header: '2026-07-28', status: 405, reason: 'method_not_allowed' },
-  { method: 'DELETE', header: '2026-07-28', status: 405, reason: 'method_not_allowed' },
+  { method: 'GET', header: '2026-07-28', status: 405, reason: 'method_not_allowed', allow: POST_ONLY },
+  { method: 'DELETE', header: '2026-07-28', status: 405, reason: 'method_not_allowed', allow: POST_ONLY },
   { method: 'GET', header: '2099-01-01', status: 400, reason: 'unsupported_protocol_version' },
   { method: 'GET', header: ['2025-11-25', '2026-07-28'], status: 400, reason: 'unsupported_protocol_version' },
-  { method: 'PUT', header: undefined, status: 405, reason: 'method_not_allowed' },
-  { method: 'PATCH', header: '2025-11-25', status: 405, reason: 'method_not_allowed' },
-  { method: 'HEAD', header: undefined, status: 405, reason: 'method_not_allowed' },
+  { method: 'PUT', header: undefined, status: 405, reason: 'method_not_allowed', allow: ALL },
+  { method: 'PATCH', header: '2025-11-25', status: 405, reason: 'method_not_allowed', allow: ALL },
+  { method: 'PATCH', header: '2026-07-28', status: 405, reason: 'method_not_allowed', allow: POST_ONLY },
+  { method: 'HEAD', header: undefined, status: 405, reason: 'method_not_allowed', allow: ALL },
+  { method: 'PUT', header: '2099-01-01', status: 405, reason: 'method_not_allowed', allow: ALL },
 ]
 
 describe('checkHttpMethod', () => {
@@ -27,9 +33,10 @@ describe('checkHttpMethod', () => {
       if (row.status === undefined) {
         assert.doesNotThrow(() => checkHttpMethod(row.method, row.header))
       } else {
-        assert.throws(() => checkHttpMethod(row.method, row.header), (error: { status: number; reason: string; description: string }) => {
+        assert.throws(() => checkHttpMethod(row.method, row.header), (error: { status: number; reason: string; description: string; headers?: Record<string, string> }) => {
           assert.equal(error.status, row.status)
           assert.equal(error.reason, row.reason)
+          assert.equal(error.headers?.['allow'], row.allow)
           assert.doesNotMatch(error.description, /=/)
           return true
         })

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { requestBytes } from '../../../src/proxy/request-bytes.js'
-import { downstreamHeaders } from '../../../src/proxy/headers.js'
+import { downstreamHeaders, upstreamRequestHeaders } from '../../../src/proxy/headers.js'
 
 describe('requestBytes (RFC 9112 §3, §5)', () => {
   const rows: {
@@ -75,7 +75,7 @@ describe('downstreamHeaders (RFC 9110 §7.6.1)', () => {
       'content-encoding', 'identity',
       'proxy-authenticate', 'Basic',
       'mcp-session-id', 's1',
-    ])
+    ], true)
     assert.deepEqual(got.headers, [
       'content-type', 'application/json',
       'set-cookie', ['a=1', 'b=2'],
@@ -91,9 +91,28 @@ describe('downstreamHeaders (RFC 9110 §7.6.1)', () => {
     const fields: string[] = []
     for (let i = 0; i < 40; i++) fields.push(`x-f${i}`, `v${i}`)
     fields.push('x-f3', 'again', 'set-cookie', 'a=1', 'x-f3', 'third', 'set-cookie', 'b=2', '__proto__', 'p')
-    const got = downstreamHeaders(fields).headers
+    const got = downstreamHeaders(fields, true).headers
     assert.equal(got.length, 2 * 42)
     assert.deepEqual(got.slice(6, 8), ['x-f3', ['v3', 'again', 'third']])
     assert.deepEqual(got.slice(-4), ['set-cookie', ['a=1', 'b=2'], '__proto__', 'p'])
+    assert.equal(downstreamHeaders(fields).headers.length, 2 * 41)
+  })
+
+  test('Set-Cookie from the backend is dropped unless cookies are forwarded', () => {
+    const fields = ['set-cookie', 'a=1', 'content-type', 'application/json', 'set-cookie', 'b=2']
+    assert.deepEqual(downstreamHeaders(fields).headers, ['content-type', 'application/json'])
+    assert.deepEqual(downstreamHeaders(fields, true).headers, ['set-cookie', ['a=1', 'b=2'], 'content-type', 'application/json'])
+  })
+})
+
+describe('upstreamRequestHeaders', () => {
+  const via = { remoteAddress: '127.0.0.1', proto: 'http', host: 'gw' } as const
+  const incoming = { authorization: 'Bearer t', cookie: 'sid=1', 'content-type': 'application/json' }
+
+  test('Cookie stays at the gateway unless cookies are forwarded; Authorization never goes', () => {
+    assert.deepEqual(Object.keys(upstreamRequestHeaders(incoming, via)), ['content-type', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'])
+    const forwarded = upstreamRequestHeaders(incoming, via, false, true)
+    assert.equal(forwarded['cookie'], 'sid=1')
+    assert.equal(forwarded['authorization'], undefined)
   })
 })

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { GatewayError, InvalidRequest, MissingCredentials } from '../../../src/errors.js'
-import { extractBearerToken } from '../../../src/token/bearer.js'
+import { checkTokenOnlyInHeader, extractBearerToken } from '../../../src/token/bearer.js'
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token;
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -97,4 +97,44 @@ describe('extractBearerToken: malformed -> 400 invalid_request', () => {
       assert.ok(!error.description.includes('sEcReT'))
     }
   })
+})
+
+// RFC 6750 §2.2 (form body) and §2.3 (query) are not supported: such requests are 400 invalid_request.
+describe('checkTokenOnlyInHeader', () => {
+  const refused: { name: string; url: string; contentType?: string; reason: string }[] = [
+    { name: 'access_token in the query', url: '/mcp?access_token=abc', reason: 'token_in_query' },
+    { name: 'access_token after other parameters', url: '/mcp?a=1&access_token=abc', reason: 'token_in_query' },
+    { name: 'access_token empty', url: '/mcp?access_token', reason: 'token_in_query' },
+    { name: 'access_token with a percent-encoded name', url: '/mcp?access%5Ftoken=abc', reason: 'token_in_query' },
+    { name: 'a form body', url: '/mcp', contentType: 'application/x-www-form-urlencoded', reason: 'form_body' },
+    { name: 'a form body with a charset', url: '/mcp', contentType: 'Application/X-WWW-Form-Urlencoded; charset=utf-8', reason: 'form_body' },
+  ]
+  for (const row of refused) {
+    test(`refused: ${row.name}`, () => {
+      assert.throws(
+        () => checkTokenOnlyInHeader(row.url, row.contentType),
+        (error: unknown) => {
+          assert.ok(error instanceof InvalidRequest)
+          assert.equal(error.status, 400)
+          assert.equal(error.bearerError, 'invalid_request')
+          assert.equal(error.reason, row.reason)
+          assert.doesNotMatch(error.description, /=|abc/)
+          return true
+        },
+      )
+    })
+  }
+
+  const passed: { name: string; url: string; contentType?: string }[] = [
+    { name: 'no query', url: '/mcp', contentType: 'application/json' },
+    { name: 'another parameter', url: '/mcp?tenant=a' },
+    { name: 'a parameter that only contains the name', url: '/mcp?my_access_token=1&x=access_token' },
+    { name: 'a JSON body', url: '/mcp', contentType: 'application/json; charset=utf-8' },
+    { name: 'a media type that only starts like a form', url: '/mcp', contentType: 'application/x-www-form-urlencoded-ish' },
+  ]
+  for (const row of passed) {
+    test(`passes: ${row.name}`, () => {
+      assert.doesNotThrow(() => checkTokenOnlyInHeader(row.url, row.contentType))
+    })
+  }
 })
