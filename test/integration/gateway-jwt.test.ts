@@ -42,6 +42,8 @@ const DESCRIPTION = {
   type: 'The token is not an access token',
   scope: 'The access token lacks the scope this operation needs',
   noCredentials: 'Bearer access token required',
+  tokenInQuery: 'Send the access token in the Authorization header, never in the URL',
+  formBody: 'Form-encoded bodies are not accepted; send JSON and the token in the Authorization header',
 }
 
 interface Expected {
@@ -307,24 +309,29 @@ describe('challenges: keys from a JWKS file (MCP_JWT_KEY_FILE)', () => {
     })
   }
 
-  test('a token only in the query string is not read: 401 without error', async () => {
+  // RFC 6750 §2.3 and §2.2 are not supported: the request is refused, never forwarded.
+  test('a token only in the query string: 400 invalid_request', async () => {
     const token = await mint()
+    const before = backend.requests.length
     const response = await send(`${gatewayMcpUrl(gateway)}?access_token=${token}`, {
       method: 'POST',
       headers: mcpHeaders(),
       body: INITIALIZE_BODY,
     })
-    assertRefusal(response, noCredentials(gateway), [token])
+    assertRefusal(response, bearerError(gateway, 400, 'invalid_request', DESCRIPTION.tokenInQuery), [token])
+    assert.equal(backend.requests.length, before)
   })
 
-  test('a token only in a form body is not read: 401 without error', async () => {
+  test('a token only in a form body: 400 invalid_request', async () => {
     const token = await mint()
+    const before = backend.requests.length
     const response = await send(gatewayMcpUrl(gateway), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: `access_token=${token}`,
     })
-    assertRefusal(response, noCredentials(gateway), [token])
+    assertRefusal(response, bearerError(gateway, 400, 'invalid_request', DESCRIPTION.formBody), [token])
+    assert.equal(backend.requests.length, before)
   })
 
   const accepted: { name: string; authorization: () => Promise<string> }[] = [

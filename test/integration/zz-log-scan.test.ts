@@ -75,7 +75,7 @@ describe('no secret in any log line', () => {
     await post(mcp, LIST_TOOLS, { authorization: `Bearer ${unknownKid}` }, 401)
     await post(mcp, LIST_TOOLS, { authorization: `Bearer ${opaque}` }, 401)
     await post(mcp, LIST_TOOLS, { authorization: `Basic ${Buffer.from(`client:${basicSecret}`).toString('base64')}` }, 401)
-    await post(`${mcp}?access_token=${valid}`, LIST_TOOLS, {}, 401)
+    await post(`${mcp}?access_token=${valid}`, LIST_TOOLS, {}, 400)
     await post(mcp, callTool('delete_repo', { name: argument }), { authorization: `Bearer ${valid}` }, 403)
     await post(mcp, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"${argument}"}`, { authorization: `Bearer ${valid}` }, 400)
     await post(`${brokenBackend.url}/mcp`, callTool('echo', { text: argument }), { authorization: `Bearer ${valid}` }, 502)
