@@ -554,8 +554,11 @@ describe('keys unavailable: 503 with Retry-After, never a 200', () => {
       claims: accessTokenClaims({ issuer: as.issuer, audience: gateway.canonicalUri, scope: SCOPE }),
     })
     await assertUnavailable(gateway, token)
-    // Two requests and /readyz: at most one background retry (half a second at the soonest) between.
-    assert.ok(as.requestCount('/no-such-jwks') <= 2, `${as.requestCount('/no-such-jwks')} fetches`)
+    // Ten requests at once: at most one attempt among them (retries wait half a second at the soonest).
+    const before = as.requestCount('/no-such-jwks')
+    const burst = await Promise.all(Array.from({ length: 10 }, () => postMcp(gateway, `Bearer ${token}`)))
+    assert.deepEqual(burst.map((r) => r.status), burst.map(() => 503))
+    assert.ok(as.requestCount('/no-such-jwks') - before <= 1, `${as.requestCount('/no-such-jwks') - before} fetches`)
   })
 })
 
