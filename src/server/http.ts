@@ -5,7 +5,7 @@ import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
-import { createVerifier } from '../token/create-verifier.js'
+import { createVerifier, reloadVerifier } from '../token/create-verifier.js'
 import type { TokenVerifier } from '../token/principal.js'
 import { drainServer } from './lifecycle.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
@@ -20,7 +20,8 @@ export interface RunningGateway {
   readonly verifier: TokenVerifier
   /**
    * Builds every part from `next` and swaps them in behind the same listener: connections stay
-   * open, requests in flight finish on the old parts. Listen address and TLS on/off need a
+   * open, requests in flight finish on the old parts. Issuers whose settings did not change keep
+   * their keys and caches; a changed one keeps its running verifier while its new keys cannot load. Listen address and TLS on/off need a
    * restart. Throws, keeping everything as it was, when the new TLS files cannot be used.
    */
   reload(next: Config): Promise<void>
@@ -71,15 +72,16 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       return parts.verifier
     },
     async reload(next) {
-      const fresh = buildParts(next, options)
       try {
         // Certificates renewed on disk are picked up for new connections; open ones keep theirs.
         if (config.tls.enabled && next.tls.enabled) (server as unknown as HttpsServer).setSecureContext(secureContextOptions(next))
       } catch (error) {
-        await closeParts(fresh)
         throw new Error(`TLS certificate or key: ${(error as Error).message}`, { cause: error })
       }
-      await fresh.verifier.warmUp?.()
+      // Issuers whose settings did not change keep their keys and caches; changed ones are in
+      // place once their keys load (src/token/create-verifier.ts).
+      const verifier = options.parts?.verifier ?? (await reloadVerifier(parts.verifier, next))
+      const fresh = buildParts(next, options, verifier)
       const old = parts
       parts = fresh
       // The forwarder's close waits for the requests (and streams) still running on the old parts.
@@ -105,8 +107,7 @@ interface Parts {
   rateLimiter: RateLimiter | undefined
 }
 
-function buildParts(config: Config, options: StartOptions): Parts {
-  const verifier = options.parts?.verifier ?? createVerifier(config)
+function buildParts(config: Config, options: StartOptions, verifier = options.parts?.verifier ?? createVerifier(config)): Parts {
   const forwarder =
     options.parts?.forwarder ??
     createForwarder({

@@ -1,16 +1,30 @@
-import type { Config, ResolvedAuthorizationServer } from '../config/normalize.js'
-import { InvalidToken } from '../errors.js'
-import { createMemoryStore } from '../state/memory-store.js'
+import type { Config } from '../config/normalize.js'
+import { events } from '../observability/events.js'
+import type { RedisConfig } from '../state/redis-config.js'
 import { createRedisStore } from '../state/redis-store.js'
 import type { StateStore } from '../state/store.js'
-import { createIntrospectionVerifier } from './introspection.js'
-import { createJwtVerifier } from './jwt.js'
-import type { Principal, TokenVerifier } from './principal.js'
-import { createTokenRouter } from './router.js'
-import { readScopes } from './scopes-claim.js'
+import { builtFrom, createIssuerVerifier, sameSettings, type IssuerVerifier } from './issuer-verifier.js'
+import type { TokenVerifier } from './principal.js'
+import { createTokenRouter, type VerifiedEntry } from './router.js'
+import type { TokenCache } from './verified-cache.js'
+
+export { applyIssuerPolicy, withIssuerPolicy, type IssuerPolicy } from './issuer-policy.js'
 
 /** Verified JWTs remembered by default: enough for a busy gateway, a few MB at most. */
 const DEFAULT_CACHE_SIZE = 10_000
+
+type SharedStore = { store: StateStore; config: RedisConfig }
+
+/** What a verifier built here is made of, for the reload that builds its successor. */
+interface Assembly {
+  readonly issuers: ReadonlyMap<string, IssuerVerifier>
+  readonly shared: SharedStore | undefined
+  readonly cache: TokenCache<VerifiedEntry>
+  /** Parts this verifier closes; a successor that keeps one takes it over. */
+  readonly owned: Set<IssuerVerifier | StateStore>
+}
+
+const assemblies = new WeakMap<TokenVerifier, Assembly>()
 
 /**
  * One verifier per configured issuer, behind the router that picks among them: a JWT goes to the
@@ -20,102 +34,110 @@ const DEFAULT_CACHE_SIZE = 10_000
  * verifier, so cached results have passed it too.
  */
 export function createVerifier(config: Config): TokenVerifier {
-  const canonicalUri = config.resource.canonicalUri
   // One Redis connection serves every issuer (keys carry the issuer); memory stores are per issuer.
-  const shared: StateStore | undefined = config.redis === undefined ? undefined : createRedisStore(config.redis)
-  const stores: StateStore[] = shared === undefined ? [] : [shared]
-
-  const jwt = new Map<string, TokenVerifier>()
-  const introspectors = new Set<TokenVerifier>()
-  let opaque: TokenVerifier | undefined
-
-  for (const as of config.authorizationServers) {
-    if (as.verifiesJwt) {
-      // One verifier (one key set, one JWKS fetcher) for every issuer string of this server.
-      const verifier = withIssuerPolicy(createJwtVerifier(as, { canonicalUri }), as)
-      for (const iss of as.acceptedIssuers) jwt.set(iss, verifier)
-    }
-    if (as.introspection !== undefined) {
-      let store = shared
-      if (store === undefined) {
-        store = createMemoryStore({ maxEntries: as.introspection.cacheSize })
-        stores.push(store)
-      }
-      const verifier = withIssuerPolicy(createIntrospectionVerifier(as, { canonicalUri, store }), as)
-      introspectors.add(verifier)
-      // In introspect mode this server's JWTs are introspected too (revocation seen within the max TTL).
-      if (!as.verifiesJwt) for (const iss of as.acceptedIssuers) jwt.set(iss, verifier)
-      if (as.introspection.opaqueTokens) opaque = verifier
-    }
-  }
-
-  const router = createTokenRouter({ jwt, opaque, uncached: introspectors, cacheSize: DEFAULT_CACHE_SIZE })
-  // An introspector that no route reaches (it answers neither JWTs nor opaque tokens) is still
-  // warmed and closed with the rest.
-  const unrouted = [...introspectors].filter((v) => v !== opaque && ![...jwt.values()].includes(v))
-  return {
-    verify: router.verify,
-    verifyCached: router.verifyCached,
-    async warmUp() {
-      const results = await Promise.all([router.warmUp?.() ?? true, ...unrouted.map((v) => v.warmUp?.() ?? true)])
-      return results.every(Boolean)
-    },
-    ready: () => (router.ready?.() ?? true) && unrouted.every((v) => v.ready?.() ?? true),
-    async close() {
-      await Promise.all([router.close?.(), ...unrouted.map((v) => v.close?.())])
-      await Promise.all(stores.map((s) => s.close()))
-    },
-  }
-}
-
-/** What one issuer asks of its tokens beyond validity. */
-export type IssuerPolicy = Pick<
-  ResolvedAuthorizationServer,
-  'maxTokenLifetime' | 'requiredClaims' | 'additionalScopeClaims' | 'scopePrefix'
->
-
-/** Runs `applyIssuerPolicy` on every principal the verifier returns. */
-export function withIssuerPolicy(verifier: TokenVerifier, policy: IssuerPolicy): TokenVerifier {
-  const plain =
-    policy.maxTokenLifetime === undefined &&
-    policy.requiredClaims.length === 0 &&
-    policy.additionalScopeClaims.length === 0 &&
-    policy.scopePrefix === undefined
-  if (plain) return verifier
-  // `verifyCached` is not carried over: an answer served at once would skip the policy.
-  const { verifyCached: _skipped, ...rest } = verifier
-  return { ...rest, verify: async (token) => applyIssuerPolicy(await verifier.verify(token), policy) }
+  const shared = config.redis === undefined ? undefined : { store: createRedisStore(config.redis), config: config.redis }
+  const issuers = config.authorizationServers.map((as) =>
+    createIssuerVerifier(as, { canonicalUri: config.resource.canonicalUri, shared }),
+  )
+  return assemble(issuers, shared, new Set([...issuers, ...(shared === undefined ? [] : [shared.store])]), undefined)
 }
 
 /**
- * An issuer's own rules, after the token is known valid:
- * - `requiredClaims`: each must be present (401 `missing_claim`);
- * - `maxTokenLifetime`: `exp - iat` may not exceed it; a token without `iat` cannot show its
- *   lifetime and is refused (401 `token_lifetime`, `missing_claim`);
- * - scopes: the union of `scopeClaim` and `additionalScopeClaims` (Entra `roles`, Auth0
- *   `permissions`), each also counted with `scopePrefix` (Entra `scp` holds `mcp.read` for a
- *   requested `api://{id}/mcp.read`).
+ * The verifier for a reloaded configuration, built from the running one (SIGHUP):
+ * - an issuer whose settings did not change keeps its running verifiers, so its keys, verified
+ *   tokens and introspection answers carry over (an authorization server that is down meanwhile
+ *   changes nothing for its tokens);
+ * - an issuer whose settings changed gets new verifiers, used once their keys load; if they
+ *   cannot load while the running ones hold keys, the running ones stay and a warning says so.
+ * The running verifier's `close` then closes only what the new one did not take over.
  */
-export function applyIssuerPolicy(principal: Principal, policy: IssuerPolicy): Principal {
-  const claims = principal.claims
-  for (const name of policy.requiredClaims) {
-    if (claims[name] === undefined || claims[name] === null) {
-      throw new InvalidToken('missing_claim', 'The token lacks a required claim')
+export async function reloadVerifier(running: TokenVerifier, next: Config): Promise<TokenVerifier> {
+  const old = assemblies.get(running)
+  if (old === undefined) {
+    const fresh = createVerifier(next)
+    await fresh.warmUp?.()
+    return fresh
+  }
+  const owned = new Set<IssuerVerifier | StateStore>()
+  const takeOver = (part: IssuerVerifier | StateStore) => {
+    old.owned.delete(part)
+    owned.add(part)
+  }
+  let shared: SharedStore | undefined
+  if (next.redis !== undefined && old.shared !== undefined && sameSettings(old.shared.config, next.redis)) {
+    shared = old.shared
+    takeOver(shared.store)
+  } else if (next.redis !== undefined) {
+    shared = { store: createRedisStore(next.redis), config: next.redis }
+    owned.add(shared.store)
+  }
+
+  const canonicalUri = next.resource.canonicalUri
+  const issuers = await Promise.all(
+    next.authorizationServers.map(async (as): Promise<IssuerVerifier> => {
+      const previous = old.issuers.get(as.issuer)
+      if (previous !== undefined && builtFrom(previous, as, canonicalUri, next.redis)) {
+        takeOver(previous)
+        return previous
+      }
+      const built = createIssuerVerifier(as, { canonicalUri, shared })
+      if ((await built.warmUp()) || previous === undefined || !previous.ready()) {
+        owned.add(built)
+        return built
+      }
+      await built.close()
+      events.notice.publish({
+        level: 'warn',
+        message: `reload: the keys of ${as.issuer} could not be loaded with its new settings; its running settings stay until a reload can load them`,
+      })
+      takeOver(previous)
+      // Its introspection answers may live in the previous Redis: that store stays open with it.
+      if (previous.redis !== undefined && old.shared !== undefined && old.shared !== shared) takeOver(old.shared.store)
+      return previous
+    }),
+  )
+  return assemble(issuers, shared, owned, old.cache)
+}
+
+function assemble(
+  issuers: readonly IssuerVerifier[],
+  shared: SharedStore | undefined,
+  owned: Set<IssuerVerifier | StateStore>,
+  previousCache: TokenCache<VerifiedEntry> | undefined,
+): TokenVerifier {
+  const jwt = new Map<string, TokenVerifier>()
+  const introspectors = new Set<TokenVerifier>()
+  let opaque: TokenVerifier | undefined
+  for (const issuer of issuers) {
+    const { as } = issuer
+    // One verifier (one key set, one JWKS fetcher) for every issuer string of this server.
+    if (issuer.jwt !== undefined) for (const iss of as.acceptedIssuers) jwt.set(iss, issuer.jwt)
+    if (issuer.introspector !== undefined) {
+      introspectors.add(issuer.introspector)
+      // In introspect mode this server's JWTs are introspected too (revocation seen within the max TTL).
+      if (!as.verifiesJwt) for (const iss of as.acceptedIssuers) jwt.set(iss, issuer.introspector)
+      if (as.introspection?.opaqueTokens === true) opaque = issuer.introspector
     }
   }
-  if (policy.maxTokenLifetime !== undefined) {
-    const { iat, exp } = claims
-    if (typeof iat !== 'number' || typeof exp !== 'number') {
-      throw new InvalidToken('missing_claim', 'The token lacks a required claim')
-    }
-    if ((exp - iat) * 1000 > policy.maxTokenLifetime) {
-      throw new InvalidToken('token_lifetime', 'The token lives longer than this resource allows')
-    }
+
+  const router = createTokenRouter({ jwt, opaque, uncached: introspectors, cacheSize: DEFAULT_CACHE_SIZE, previousCache })
+  const verifier: TokenVerifier = {
+    verify: router.verify,
+    verifyCached: router.verifyCached,
+    // Every issuer is warmed, including an introspector that no route reaches.
+    async warmUp() {
+      return (await Promise.all(issuers.map((i) => i.warmUp()))).every(Boolean)
+    },
+    ready: () => issuers.every((i) => i.ready()),
+    async close() {
+      router.detach()
+      const parts = [...owned]
+      owned.clear()
+      const isStore = (p: IssuerVerifier | StateStore): p is StateStore => !('as' in p)
+      await Promise.all(parts.filter((p) => !isStore(p)).map((p) => p.close()))
+      await Promise.all(parts.filter(isStore).map((s) => s.close()))
+    },
   }
-  if (policy.additionalScopeClaims.length === 0 && policy.scopePrefix === undefined) return principal
-  const scopes = new Set(principal.scopes)
-  for (const claim of policy.additionalScopeClaims) for (const s of readScopes(claims, claim)) scopes.add(s)
-  const prefix = policy.scopePrefix
-  if (prefix !== undefined) for (const s of [...scopes]) if (!s.startsWith(prefix)) scopes.add(`${prefix}${s}`)
-  return { ...principal, scopes }
+  assemblies.set(verifier, { issuers: new Map(issuers.map((i) => [i.as.issuer, i])), shared, cache: router.cache, owned })
+  return verifier
 }

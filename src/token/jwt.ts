@@ -65,6 +65,10 @@ export function createJwtVerifier(as: ResolvedAuthorizationServer, options: JwtV
     },
     warmUp: () => keys.warmUp(),
     ready: () => keys.ready(),
+    ...(keys.onKeysRemoved === undefined ? {} : { onKeysRemoved: keys.onKeysRemoved }),
+    async close() {
+      keys.close?.()
+    },
   }
 }
 

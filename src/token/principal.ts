@@ -27,5 +27,11 @@ export interface TokenVerifier {
   warmUp?(): Promise<boolean>
   /** Whether keys are loaded and verification can succeed (for `/readyz`). */
   ready?(): boolean
+  /**
+   * Registers a listener told the `kid`s of signing keys a refresh removed (`undefined` for a key
+   * without one), so answers verified with them are not served from a cache any more. Returns the
+   * function that unregisters it.
+   */
+  onKeysRemoved?(listener: (kids: ReadonlySet<string | undefined>) => void): () => void
   close?(): Promise<void>
 }

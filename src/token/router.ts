@@ -1,4 +1,4 @@
-import { decodeJwt } from 'jose'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { InvalidToken } from '../errors.js'
 import type { Principal, TokenVerifier } from './principal.js'
 import { TokenCache } from './verified-cache.js'
@@ -15,6 +15,18 @@ export interface TokenRouterOptions {
   uncached?: ReadonlySet<TokenVerifier>
   /** Verified JWTs kept (0 disables the cache). */
   cacheSize: number
+  /**
+   * The cache of the router this one replaces (a reload): its entries whose verifier is still in
+   * use here are kept.
+   */
+  previousCache?: TokenCache<VerifiedEntry> | undefined
+}
+
+/** A verified JWT: its principal, the verifier that judged it and the `kid` of the key it named. */
+export interface VerifiedEntry {
+  readonly principal: Principal
+  readonly verifier: TokenVerifier
+  readonly kid: string | undefined
 }
 
 export const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
@@ -24,10 +36,24 @@ export const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
  * checks everything including that same `iss`; any other token goes to introspection. Verified JWTs
  * are cached by token hash until their `exp`, so a repeated token costs a hash, not a signature.
  */
-export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & { cache: TokenCache<Principal> } {
-  const cache = new TokenCache<Principal>(options.cacheSize)
+export function createTokenRouter(
+  options: TokenRouterOptions,
+): TokenVerifier & { cache: TokenCache<VerifiedEntry>; /** Stops listening to the verifiers, leaving them open (a reload hands them on). */ detach(): void } {
+  const cache = new TokenCache<VerifiedEntry>(options.cacheSize)
   // Several issuers may share one verifier (one key set); each is warmed and closed once.
   const jwtVerifiers = [...new Set(options.jwt.values())]
+  const inUse = new Set<TokenVerifier>(jwtVerifiers)
+  if (options.previousCache !== undefined) cache.adopt(options.previousCache, (entry) => inUse.has(entry.verifier))
+  // A token whose key the AS withdrew (RFC 7517 §5: the set is the AS's current keys) is not
+  // served from the cache until its `exp`; a token without `kid` may have used any removed key.
+  const unsubscribe = jwtVerifiers.map((verifier) =>
+    verifier.onKeysRemoved?.((kids) =>
+      cache.deleteWhere((entry) => entry.verifier === verifier && (entry.kid === undefined || kids.has(entry.kid))),
+    ),
+  )
+  const detach = () => {
+    for (const off of unsubscribe) off?.()
+  }
   const only = jwtVerifiers.length === 1 ? jwtVerifiers[0] : undefined
   const verifiers = [...new Set([...jwtVerifiers, ...(options.opaque ? [options.opaque] : [])])]
   const uncached = options.uncached ?? new Set<TokenVerifier>()
@@ -54,7 +80,7 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
       // Only verified JWTs of cacheable verifiers fill the cache, so a hit needs neither routing
       // nor a second look at the token's shape; a token without a dot (opaque) is not even hashed.
       if (cache.size === 0 || token.indexOf('.') === -1) return undefined
-      return cache.get(TokenCache.key(token))
+      return cache.get(TokenCache.key(token))?.principal
     },
     async verify(token: string): Promise<Principal> {
       if (!JWS_COMPACT.test(token) || options.jwt.size === 0) {
@@ -64,10 +90,13 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
       const key = TokenCache.key(token)
       // Only cacheable verifiers ever fill the cache, so a hit needs no routing.
       const cached = cache.get(key)
-      if (cached !== undefined) return cached
+      if (cached !== undefined) return cached.principal
       const verifier = pickJwtVerifier(token)
       const principal = await verifier.verify(token)
-      if (!uncached.has(verifier) && verifier !== options.opaque) cache.set(key, principal, principal.expiresAt * 1000)
+      if (!uncached.has(verifier) && verifier !== options.opaque) {
+        const kid = decodeProtectedHeader(token).kid
+        cache.set(key, { principal, verifier, kid: typeof kid === 'string' ? kid : undefined }, principal.expiresAt * 1000)
+      }
       return principal
     },
     async warmUp() {
@@ -75,7 +104,9 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
       return results.every(Boolean)
     },
     ready: () => verifiers.every((v) => v.ready?.() ?? true),
+    detach,
     async close() {
+      detach()
       await Promise.all(verifiers.map((v) => v.close?.()))
     },
   }

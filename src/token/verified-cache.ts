@@ -34,6 +34,16 @@ export class TokenCache<T> {
     }
   }
 
+  /** Drops every entry whose value matches (keys removed from a JWKS). */
+  deleteWhere(matches: (value: T) => boolean): void {
+    for (const [key, entry] of this.#entries) if (matches(entry.value)) this.#entries.delete(key)
+  }
+
+  /** Copies `other`'s entries that `keep` accepts, oldest first (a reload keeping an issuer's answers). */
+  adopt(other: TokenCache<T>, keep: (value: T) => boolean): void {
+    for (const [key, entry] of other.#entries) if (keep(entry.value)) this.set(key, entry.value, entry.until)
+  }
+
   get size(): number {
     return this.#entries.size
   }

@@ -433,8 +433,8 @@ describe('keys from the authorization server (MCP_JWKS_URI) and key rotation', (
     assert.equal(stack.as.requestCount('/jwks') - fetchesBefore, 1)
   })
 
-  test('an unknown kid within the cooldown is refused without a refetch', async () => {
-    // A second gateway on the same AS with the default 30 s cooldown: its warm-up fetch starts it.
+  test('an unknown kid: one refetch, then refused without a refetch within the cooldown', async () => {
+    // A second gateway on the same AS with the default 30 s cooldown.
     const gateway = await startTestGateway({
       env: {
         MCP_AUTHORIZATION_SERVER: stack.as.issuer,
@@ -455,7 +455,29 @@ describe('keys from the authorization server (MCP_JWKS_URI) and key rotation', (
         const response = await postMcp(gateway, `Bearer ${forged}`)
         assertRefusal(response, bearerError(gateway, 401, 'invalid_token', DESCRIPTION.unknownKey), [forged])
       }
-      assert.equal(stack.as.requestCount('/jwks') - fetchesBefore, 0)
+      assert.equal(stack.as.requestCount('/jwks') - fetchesBefore, 1)
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  test('a new kid right after start-up is accepted on its first request (the start-up fetch starts no cooldown)', async () => {
+    const gateway = await startTestGateway({
+      env: {
+        MCP_AUTHORIZATION_SERVER: stack.as.issuer,
+        MCP_JWKS_URI: stack.as.jwksUri,
+        MCP_BACKEND: stack.backend.origin,
+        MCP_REQUIRED_SCOPE: SCOPE,
+        // The resource the AS issues tokens for; this gateway listens elsewhere.
+        MCP_CANONICAL_URI: stack.gateway.canonicalUri,
+      },
+    })
+    try {
+      await waitFor(() => gateway.running.verifier.ready?.() === true, 'keys loaded')
+      await stack.as.rotateSigningKey()
+      const token = await stack.token()
+      const response = await postMcp(gateway, `Bearer ${token}`)
+      assert.equal(response.status, 200, response.body)
     } finally {
       await gateway.close()
     }
@@ -500,7 +522,8 @@ describe('keys unavailable: 503 with Retry-After, never a 200', () => {
     for (let i = 0; i < 2; i++) {
       const response = await postMcp(gateway, `Bearer ${token}`)
       assertRefusal(response, { status: 503 }, [token])
-      assert.deepEqual(headerLines(response, 'retry-after'), ['5'])
+      const retryAfter = Number(headerLines(response, 'retry-after')[0])
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 30, `Retry-After ${retryAfter}`)
       const body = JSON.parse(response.body) as Record<string, unknown>
       assert.equal(body.error, 'verifier_unavailable')
       assert.equal(typeof body.error_description, 'string')
@@ -538,7 +561,11 @@ describe('keys unavailable: 503 with Retry-After, never a 200', () => {
       claims: accessTokenClaims({ issuer: as.issuer, audience: gateway.canonicalUri, scope: SCOPE }),
     })
     await assertUnavailable(gateway, token)
-    assert.equal(as.requestCount('/no-such-jwks'), 1)
+    // Ten requests at once: at most one attempt among them (retries wait half a second at the soonest).
+    const before = as.requestCount('/no-such-jwks')
+    const burst = await Promise.all(Array.from({ length: 10 }, () => postMcp(gateway, `Bearer ${token}`)))
+    assert.deepEqual(burst.map((r) => r.status), burst.map(() => 503))
+    assert.ok(as.requestCount('/no-such-jwks') - before <= 1, `${as.requestCount('/no-such-jwks') - before} fetches`)
   })
 })
 

@@ -3,9 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { closeServer, listenOnLoopback } from './listen.js'
 
 /**
- * A hand-written introspection endpoint for the failures a real authorization server cannot be
- * made to show on demand. In `pass` mode it forwards each request unchanged to a real endpoint
- * (oidc-provider's), so every successful answer a test sees still comes from the real peer.
+ * A hand-written introspection or JWKS endpoint for the failures a real authorization server
+ * cannot be made to show on demand. In `pass` mode it forwards each request (its method and body)
+ * unchanged to a real endpoint (oidc-provider's), so every successful answer a test sees still
+ * comes from the real peer. Every path answers the same.
  *
  * - `pass`: forward to `upstream`, answer with its status and body;
  * - `slow`: wait `slowMs`, then forward (longer than the gateway's timeout);
@@ -21,6 +22,8 @@ export type FailureMode = 'pass' | 'slow' | 'status-500' | 'bad-json' | 'missing
 export interface FailingAuthorizationServer {
   /** `http://127.0.0.1:<port>/introspect`. */
   readonly introspectionEndpoint: string
+  /** `http://127.0.0.1:<port>/jwks`: the same endpoint, named for a JWKS `upstream`. */
+  readonly jwksUri: string
   readonly mode: FailureMode
   setMode(mode: FailureMode): Promise<void>
   /** Requests received on the endpoint so far (in any mode but `down`). */
@@ -29,7 +32,7 @@ export interface FailingAuthorizationServer {
 }
 
 export interface FailingAuthorizationServerOptions {
-  /** The real introspection endpoint `pass` and `slow` forward to. */
+  /** The real endpoint (introspection or JWKS) `pass` and `slow` forward to. */
   upstream: string
   /** Delay of `slow`, in milliseconds. Default 2000. */
   slowMs?: number
@@ -82,7 +85,8 @@ export async function startFailingAuthorizationServer(
       const value = req.headers[name]
       if (typeof value === 'string') headers[name] = value
     }
-    const upstream = await fetch(options.upstream, { method: 'POST', headers, body })
+    const method = req.method ?? 'GET'
+    const upstream = await fetch(options.upstream, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body }) })
     send(res, upstream.status, upstream.headers.get('content-type') ?? 'application/json', await upstream.text())
   }
 
@@ -91,6 +95,7 @@ export async function startFailingAuthorizationServer(
 
   return {
     introspectionEndpoint: `${origin}/introspect`,
+    jwksUri: `${origin}/jwks`,
     get mode() {
       return mode
     },

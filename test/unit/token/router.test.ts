@@ -124,7 +124,7 @@ describe('createTokenRouter', () => {
     // An entry past its exp is not served (verify then asks the verifier again).
     const expired = recorder('https://a.example', now - 1)
     const stale = createTokenRouter({ jwt: new Map([['https://a.example', expired]]), cacheSize: 10 })
-    stale.cache.set(TokenCache.key(token), await expired.verify(token), Date.now() - 1)
+    stale.cache.set(TokenCache.key(token), { principal: await expired.verify(token), verifier: expired, kid: undefined }, Date.now() - 1)
     assert.equal(stale.verifyCached?.(token), undefined)
     // No cache, no answer at once.
     const none = createTokenRouter({ jwt: new Map([['https://a.example', a]]), cacheSize: 0 })
