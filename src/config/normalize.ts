@@ -116,6 +116,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       headersTimeout: raw.backend.headersTimeout,
       bodyTimeout: raw.backend.bodyTimeout,
       connections: raw.backend.connections,
+      protocolVersions: raw.backend.protocolVersions,
       origin: backendUrl.origin,
       basePath: backendUrl.pathname === '/' ? '' : backendUrl.pathname.replace(/\/$/, ''),
     },

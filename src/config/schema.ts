@@ -3,6 +3,7 @@ import { authorizationServerSchema } from './authorization-server-schema.js'
 import { redisSchema } from '../state/redis-config.js'
 import { scopesSchema } from './scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
+import { PROTOCOL_VERSIONS } from '../jsonrpc/protocol-version.js'
 import { isLoopbackHost } from './loopback.js'
 import { duration, httpUrl, list, onOff, port, size } from './units.js'
 
@@ -104,6 +105,14 @@ export const configSchema = z.strictObject({
         .prefault(0)
         .describe('Longest silence inside a response body (0 = none, for long SSE streams).'),
       connections: z.coerce.number().int().min(1).default(128).describe('Keep-alive connections to the backend.'),
+      protocolVersions: list
+        .pipe(z.array(z.enum(PROTOCOL_VERSIONS)).min(1, 'name at least one MCP protocol version'))
+        .default([...PROTOCOL_VERSIONS])
+        .describe(
+          'MCP protocol versions the backend speaks. A request that names another one (in ' +
+            '`MCP-Protocol-Version` or `params._meta`) is answered 400 with JSON-RPC `-32022` whose ' +
+            '`data.supported` lists these. Default: every version the gateway serves.',
+        ),
     })
     .describe('Where requests go once authorized.'),
   limits: z
