@@ -39,6 +39,8 @@ export type FailureReason =
   | 'verifier_unavailable'
   | 'upstream_unreachable'
   | 'upstream_timeout'
+  | 'upstream_reset'
+  | 'upstream_insufficient_scope'
   | 'rate_limited'
   | 'rate_limit_unavailable'
   | 'not_found'
@@ -56,6 +58,8 @@ export interface GatewayErrorOptions {
   jsonRpcCode?: number
   /** The JSON-RPC id to echo in that body, when known. */
   jsonRpcId?: string | number | null
+  /** The JSON-RPC error's `data` member (2026-07-28 `-32022`: `supported` and `requested`). */
+  jsonRpcData?: unknown
   /** More response headers (the rate limit's `RateLimit-*`), written with the error. */
   headers?: Readonly<Record<string, string>>
 }
@@ -64,6 +68,7 @@ export class GatewayError extends Error {
   readonly retryAfter: number | undefined
   readonly jsonRpcCode: number | undefined
   readonly jsonRpcId: string | number | null | undefined
+  readonly jsonRpcData: unknown
   readonly headers: Readonly<Record<string, string>> | undefined
 
   constructor(
@@ -78,6 +83,7 @@ export class GatewayError extends Error {
     this.retryAfter = options.retryAfter
     this.jsonRpcCode = options.jsonRpcCode
     this.jsonRpcId = options.jsonRpcId
+    this.jsonRpcData = options.jsonRpcData
     this.headers = options.headers
   }
 

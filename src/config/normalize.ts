@@ -117,6 +117,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       bodyTimeout: raw.backend.bodyTimeout,
       connections: raw.backend.connections,
       forwardCookies: raw.backend.forwardCookies,
+      protocolVersions: raw.backend.protocolVersions,
       origin: backendUrl.origin,
       basePath: backendUrl.pathname === '/' ? '' : backendUrl.pathname.replace(/\/$/, ''),
     },

@@ -3,6 +3,7 @@ import { authorizationServerSchema } from './authorization-server-schema.js'
 import { redisSchema } from '../state/redis-config.js'
 import { scopesSchema } from './scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
+import { PROTOCOL_VERSIONS } from '../jsonrpc/protocol-version.js'
 import { isLoopbackHost } from './loopback.js'
 import { duration, httpUrl, list, onOff, port, size } from './units.js'
 
@@ -109,6 +110,14 @@ export const configSchema = z.strictObject({
         .describe(
           "Pass the client's `Cookie` to the backend and the backend's `Set-Cookie` to the client. Off: cookies are " +
             "credentials of the gateway's origin and cross it in neither direction. Env: `MCP_FORWARD_COOKIES` (`on`/`off`).",
+        ),
+      protocolVersions: list
+        .pipe(z.array(z.enum(PROTOCOL_VERSIONS)).min(1, 'name at least one MCP protocol version'))
+        .default([...PROTOCOL_VERSIONS])
+        .describe(
+          'MCP protocol versions the backend speaks. A request that names another one (in ' +
+            '`MCP-Protocol-Version` or `params._meta`) is answered 400 with JSON-RPC `-32022` whose ' +
+            '`data.supported` lists these. Default: every version the gateway serves.',
         ),
     })
     .describe('Where requests go once authorized.'),

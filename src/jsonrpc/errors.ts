@@ -14,21 +14,31 @@ export type JsonRpcId = string | number | null
  * A 400 whose body is a JSON-RPC error. `description` must be a fixed text: never a header value or
  * body content, and never `=` (it may end up in logs and in clients that regex-match `name=`).
  */
-export function jsonRpcBadRequest(reason: FailureReason, description: string, code: number, id: JsonRpcId): BadRequest {
-  return new BadRequest(reason, description, 400, { jsonRpcCode: code, jsonRpcId: id })
+export function jsonRpcBadRequest(reason: FailureReason, description: string, code: number, id: JsonRpcId, data?: unknown): BadRequest {
+  return new BadRequest(reason, description, 400, { jsonRpcCode: code, jsonRpcId: id, ...(data === undefined ? {} : { jsonRpcData: data }) })
 }
 
 export function headerMismatch(description: string, id: JsonRpcId): BadRequest {
   return jsonRpcBadRequest('header_mismatch', description, MCP_HEADER_MISMATCH, id)
 }
 
-/** 400 with `-32022`; a modern client then stays modern (research §1.6) and reads the supported list from docs. */
-export function unsupportedVersion(id: JsonRpcId): BadRequest {
+/**
+ * 400 with `-32022` and the `data` 2026-07-28 defines for it (`UnsupportedProtocolVersionError`):
+ * `supported`, the versions this deployment serves, and `requested`, the client's own value (left
+ * out when it sent none usable, such as a repeated header). A modern client then stays modern and
+ * picks a version from `supported` (streamable-http §Protocol Version Header).
+ */
+export function unsupportedVersion(
+  id: JsonRpcId,
+  supported: readonly string[] = PROTOCOL_VERSIONS,
+  requested?: unknown,
+): BadRequest {
   return jsonRpcBadRequest(
     'unsupported_protocol_version',
-    `Unsupported MCP protocol version; supported: ${PROTOCOL_VERSIONS.join(', ')}`,
+    `Unsupported MCP protocol version; supported: ${supported.join(', ')}`,
     MCP_UNSUPPORTED_PROTOCOL_VERSION,
     id,
+    typeof requested === 'string' ? { supported, requested } : { supported },
   )
 }
 

@@ -15,6 +15,8 @@ import {
   featuresOf,
   isProtocolVersion,
   PROTOCOL_VERSION_META_KEY,
+  PROTOCOL_VERSIONS,
+  type ProtocolFeatures,
   type ProtocolVersion,
 } from './protocol-version.js'
 
@@ -25,6 +27,11 @@ export interface ParseMcpRequestOptions {
   readonly headers: HeaderMap
   /** Deepest object/array nesting accepted. Default: 64. */
   readonly maxDepth?: number
+  /**
+   * The versions this deployment serves (`backend.protocolVersions`); a request that names another
+   * one is a 400 `-32022` listing these. Default: every version the gateway knows.
+   */
+  readonly versions?: readonly ProtocolVersion[]
 }
 
 type JsonObject = Record<string, unknown>
@@ -37,6 +44,8 @@ const TARGET_PARAM: ReadonlyMap<string, { readonly param: 'name' | 'uri'; readon
   ['resources/subscribe', { param: 'uri', missing: 'resources/subscribe needs params.uri as a non-empty string' }],
   ['resources/unsubscribe', { param: 'uri', missing: 'resources/unsubscribe needs params.uri as a non-empty string' }],
 ])
+
+const LEGACY_BATCH = featuresOf('2025-03-26')
 
 /**
  * Parses an MCP POST body once, checks its JSON-RPC shape, detects the protocol version and, for
@@ -72,18 +81,21 @@ export function parseMcpRequest(options: ParseMcpRequestOptions): McpRequest {
     }
     if (value.length === 0) throw invalidJsonRpc('JSON-RPC batch is empty', null)
     const messages = new Array<McpMessage>(value.length)
-    for (let i = 0; i < value.length; i++) messages[i] = readMessage(value[i], null)
+    for (let i = 0; i < value.length; i++) {
+      const message = readMessage(value[i], null)
+      checkTarget(message, LEGACY_BATCH, null)
+      messages[i] = message
+    }
     return { version: '2025-03-26', batch: true, messages, body: value }
   }
 
   const message = readMessage(value, undefined)
   const object = value as JsonObject
   const id: JsonRpcId = message.id ?? null
-  const version = detectVersion(object, message, headerVersion, id)
+  const version = detectVersion(object, message, headerVersion, id, options.versions ?? PROTOCOL_VERSIONS)
   const features = featuresOf(version)
-  if (message.kind === 'response' && !features.clientResponses) {
-    throw invalidJsonRpc('This protocol version does not accept JSON-RPC responses from clients', id)
-  }
+  if (message.kind === 'response' && !features.clientResponses) throw clientResponseRefused(id)
+  checkTarget(message, features, id)
   if (features.mirroredHeaders) checkMirroredHeaders(object, message, headers, version, id)
   return { version, batch: false, messages: [message], body: value }
 }
@@ -114,16 +126,10 @@ function readMessage(value: unknown, batchId: null | undefined): McpMessage {
     if (params !== undefined && !isObject(params)) {
       throw invalidJsonRpc('JSON-RPC params must be an object', errorId, JSONRPC_INVALID_PARAMS)
     }
-    let target: string | undefined
+    // Read wherever it sits; whether it must be there depends on the version (`checkTarget`).
     const targetParam = TARGET_PARAM.get(method)
-    if (targetParam !== undefined) {
-      // Fail closed: a per-tool, per-prompt or per-resource rule cannot be checked without its target.
-      const candidate = params?.[targetParam.param]
-      if (typeof candidate !== 'string' || candidate === '') {
-        throw invalidJsonRpc(targetParam.missing, errorId, JSONRPC_INVALID_PARAMS)
-      }
-      target = candidate
-    }
+    const candidate = targetParam === undefined ? undefined : params?.[targetParam.param]
+    const target = typeof candidate === 'string' && candidate !== '' ? candidate : undefined
     return {
       kind: rawId === undefined ? 'notification' : 'request',
       method,
@@ -143,11 +149,28 @@ function readMessage(value: unknown, batchId: null | undefined): McpMessage {
   return { kind: 'response', method: undefined, id: validId ? rawId : undefined, target: undefined }
 }
 
+/**
+ * Fail closed where a rule needs the target: a method the version defines with a tool, prompt or
+ * resource target is refused (`-32602`) without one. Methods the version removed are not checked
+ * here, so the backend answers them as it would without the gateway (`-32601`).
+ */
+function checkTarget(message: McpMessage, features: ProtocolFeatures, id: JsonRpcId): void {
+  const method = message.method
+  if (message.target !== undefined || method === undefined || !features.targetRequired.has(method)) return
+  const targetParam = TARGET_PARAM.get(method)
+  if (targetParam !== undefined) throw invalidJsonRpc(targetParam.missing, id, JSONRPC_INVALID_PARAMS)
+}
+
+function clientResponseRefused(id: JsonRpcId) {
+  return invalidJsonRpc('This protocol version does not accept JSON-RPC responses from clients', id)
+}
+
 function detectVersion(
   object: JsonObject,
   message: McpMessage,
   headerVersion: string | undefined | typeof INVALID_HEADER,
   id: JsonRpcId,
+  served: readonly ProtocolVersion[],
 ): ProtocolVersion {
   const params = object.params as JsonObject | undefined
   if (message.method === 'initialize') {
@@ -165,16 +188,21 @@ function detectVersion(
     if (headerVersion !== bodyVersion) {
       throw headerMismatch('MCP-Protocol-Version header does not match the request body', id)
     }
-    if (!isProtocolVersion(bodyVersion) || !featuresOf(bodyVersion).versionInMeta) throw unsupportedVersion(id)
+    if (!isProtocolVersion(bodyVersion) || !featuresOf(bodyVersion).versionInMeta || !served.includes(bodyVersion)) {
+      throw unsupportedVersion(id, served, bodyVersion)
+    }
     return bodyVersion
   }
 
   if (headerVersion === undefined) return DEFAULT_PROTOCOL_VERSION
-  if (headerVersion === INVALID_HEADER || !isProtocolVersion(headerVersion)) throw unsupportedVersion(id)
-  // research §2.3: a modern version in the header without the body field is a mismatch, and -32020
-  // keeps a dual-era client on the modern path instead of falling back to `initialize`.
+  if (headerVersion === INVALID_HEADER || !isProtocolVersion(headerVersion) || !served.includes(headerVersion)) {
+    throw unsupportedVersion(id, served, headerVersion)
+  }
   if (featuresOf(headerVersion).versionInMeta) {
-    throw headerMismatch('MCP-Protocol-Version header needs the protocol version in params._meta', id)
+    // basic/index §Statelessness: a request missing a required `_meta` field is invalid params
+    // (-32602); the headers are not at fault, so this is no -32020. A client response has no params.
+    if (message.kind === 'response') throw clientResponseRefused(id)
+    throw invalidJsonRpc('This protocol version needs its version in params._meta', id, JSONRPC_INVALID_PARAMS)
   }
   return headerVersion
 }

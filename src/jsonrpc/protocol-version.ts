@@ -42,6 +42,12 @@ export interface ProtocolFeatures {
   readonly requiredNameHeader: ReadonlyMap<string, NameParam>
   /** Methods whose `Mcp-Name` is checked when sent (Tasks extension: `params.taskId`). */
   readonly optionalNameHeader: ReadonlyMap<string, NameParam>
+  /**
+   * Methods whose target (tool name, prompt name, resource URI) must be in `params`, since a per-tool,
+   * per-prompt or per-resource rule cannot be checked without it. A method the version removed is
+   * not listed: its target is still read when present, and the backend answers it (`-32601`).
+   */
+  readonly targetRequired: ReadonlySet<string>
   /** List results carry `cacheScope` (and `ttlMs`), so a filtered list must say `"private"` (SEP-2549). */
   readonly cacheScope: boolean
   /** Every result carries `resultType`. */
@@ -51,6 +57,8 @@ export interface ProtocolFeatures {
 }
 
 const NONE: ReadonlyMap<string, NameParam> = new Map()
+
+const CALL_TARGETS = ['tools/call', 'prompts/get', 'resources/read']
 
 const LEGACY: ProtocolFeatures = {
   batches: false,
@@ -64,6 +72,7 @@ const LEGACY: ProtocolFeatures = {
   mirroredHeaders: false,
   requiredNameHeader: NONE,
   optionalNameHeader: NONE,
+  targetRequired: new Set([...CALL_TARGETS, 'resources/subscribe', 'resources/unsubscribe']),
   cacheScope: false,
   resultType: false,
   disconnectCancels: false,
@@ -97,6 +106,8 @@ export const PROTOCOL_FEATURES: Readonly<Record<ProtocolVersion, ProtocolFeature
       ['tasks/update', 'taskId'],
       ['tasks/cancel', 'taskId'],
     ]),
+    // changelog: resources/subscribe and resources/unsubscribe gave way to subscriptions/listen.
+    targetRequired: new Set(CALL_TARGETS),
     cacheScope: true,
     resultType: true,
     disconnectCancels: true,

@@ -1,4 +1,5 @@
-import type { GatewayError } from '../errors.js'
+import { InsufficientScope, type GatewayError } from '../errors.js'
+import { parseChallenges } from './www-authenticate.js'
 
 /**
  * Builds the one `WWW-Authenticate: Bearer ...` value for a 401 or 403 (RFC 6750 §3).
@@ -26,4 +27,36 @@ export function buildChallenge(error: GatewayError, resourceMetadata: string, sc
 /** RFC 9110 §5.6.4 quoted-string: backslash-escape `"` and `\`; drop control characters. */
 export function quote(value: string): string {
   return `"${value.replace(/[\u0000-\u001f\u007f]/g, '').replace(/["\\]/g, '\\$&')}"`
+}
+
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+// RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E; and never `=`, which the MCP SDK client would read as an attribute.
+const SAFE_DESCRIPTION = /^[\x20\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]{1,200}$/
+// A run this long of token68 characters may be a credential or a claim: not relayed.
+const TOKEN68_RUN = /[A-Za-z0-9._~+/-]{24,}/
+const RELAYED_DESCRIPTION = 'The MCP server requires more scope for this operation'
+
+/**
+ * A backend's own step-up challenge (`403`, `Bearer error="insufficient_scope"`, as an MCP SDK
+ * server's scope check sends it), made the gateway's: one Bearer challenge whose `resource_metadata`
+ * is the gateway's metadata URL (the backend's would send the client to a resource it cannot reach),
+ * with the backend's `scope` (valid scope tokens only, never `offline_access`) and its
+ * `error_description` only when it is plain safe text. `undefined` when `values` hold no such
+ * challenge.
+ */
+export function relayScopeChallenge(values: string | readonly string[], resourceMetadata: string): string | undefined {
+  for (const value of typeof values === 'string' ? [values] : values) {
+    for (const challenge of parseChallenges(value)) {
+      if (challenge.scheme.toLowerCase() !== 'bearer' || challenge.params.error !== 'insufficient_scope') continue
+      const scope = [...new Set((challenge.params.scope ?? '').split(' '))].filter(
+        (token) => SCOPE_TOKEN.test(token) && token !== 'offline_access',
+      )
+      const description = challenge.params.error_description
+      const safe = description !== undefined && SAFE_DESCRIPTION.test(description) && !TOKEN68_RUN.test(description)
+      const error = new InsufficientScope(scope, safe ? description : RELAYED_DESCRIPTION, 'upstream_insufficient_scope')
+      return buildChallenge(error, resourceMetadata, scope)
+    }
+  }
+  return undefined
 }

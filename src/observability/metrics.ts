@@ -36,6 +36,9 @@ const AUTH_FAILURES = new Set([
   'verifier_unavailable',
 ])
 
+/** Reasons that say how the backend, not the gateway, ended a forwarded request. */
+const UPSTREAM_OUTCOMES = new Set(['upstream_unreachable', 'upstream_timeout', 'upstream_reset', 'upstream_insufficient_scope'])
+
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 const MAX_TOOL_LABEL_LENGTH = 128
 const OTHER = 'other'
@@ -90,6 +93,13 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     registry,
   )
   const rateLimitHit = new TallyCounter('mcp_rate_limit_hit_total', 'Requests refused with 429 by a rate limit.', [], registry)
+  const upstreamOutcome = new TallyCounter(
+    'mcp_upstream_outcome_total',
+    'Forwarded requests the backend did not answer normally: unreachable, timed out, reset after its ' +
+      'headers, or refused with its own insufficient_scope challenge (relayed).',
+    ['reason'],
+    registry,
+  )
   const requests = new TallyCounter(
     'mcp_requests_total',
     'Requests to the MCP endpoint by decision and status code.',
@@ -169,6 +179,7 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     if (e.issuer !== undefined) authSuccessCount.value++
     else if (e.reason !== undefined && AUTH_FAILURES.has(e.reason)) authFailure.at(e.reason).value++
     if (e.reason === 'rate_limited') rateLimitHitCount.value++
+    else if (e.reason !== undefined && UPSTREAM_OUTCOMES.has(e.reason)) upstreamOutcome.at(e.reason).value++
     if (e.mcpMethod === 'tools/call' && e.target !== undefined) {
       toolInvocation.at(tools.label(e.target, e.decision === 'allow'), e.decision).value++
     }

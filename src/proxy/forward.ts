@@ -21,6 +21,11 @@ export interface BackendOptions {
   connections: number
   /** Whether `Cookie` goes to the backend and its `Set-Cookie` to the client (default: neither). */
   forwardCookies: boolean
+  /**
+   * Rewrites a backend's own `WWW-Authenticate` step-up challenge on a 403 for the client (its
+   * `resource_metadata` must be the gateway's); `undefined` leaves the header as the backend sent it.
+   */
+  relayChallenge?: (values: string | readonly string[]) => string | undefined
 }
 
 /**
@@ -34,12 +39,22 @@ export type BodyRewrite =
 /** Decides, once headers arrive, whether the response body must be rewritten. */
 export type ResponseRewriter = (statusCode: number, contentType: string | undefined) => BodyRewrite | undefined
 
+/**
+ * How a forwarded response ended when not as the backend meant it to: it broke off after its
+ * headers went out (`upstream_reset`; `upstream_timeout` for a silence beyond `bodyTimeout`), or it
+ * was the backend's own step-up refusal, relayed (`upstream_insufficient_scope`).
+ */
+export type ForwardOutcome = 'upstream_reset' | 'upstream_timeout' | 'upstream_insufficient_scope'
+
 /** The pipeline's side of one forwarded request: who hears how it ended. */
 export interface ForwardListener {
   /** Sent to the client as `X-Request-Id` unless the backend's response names its own. */
   readonly id: string
-  /** The response went to the client (whole, or as far as the client stayed): the backend's time. */
-  forwarded(upstreamMs: number): void
+  /**
+   * The response went to the client (whole, or as far as the client stayed): the backend's time,
+   * and `outcome` when it did not end as an ordinary answer.
+   */
+  forwarded(upstreamMs: number, outcome?: ForwardOutcome): void
   /** Nothing reached the client; the pipeline answers with `error` (502, 504). Called at most once, instead of `forwarded`. */
   failed(error: UpstreamError): void
 }
@@ -92,7 +107,7 @@ export function createForwarder(options: BackendOptions) {
     )
     const method = req.method ?? 'GET'
     const bytes = requestBytes(method, upstreamPath(req.url ?? '/'), host, headers, body)
-    const exchange = new ForwardExchange(pool, notices, method, bytes, res, rewrite, listener, options.forwardCookies)
+    const exchange = new ForwardExchange(pool, notices, method, bytes, res, rewrite, listener, options.forwardCookies, options.relayChallenge)
     pool.request(exchange)
     return exchange
   }
@@ -153,7 +168,9 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   readonly #rewrite: ResponseRewriter | undefined
   readonly #listener: ForwardListener
   readonly #forwardCookies: boolean
+  readonly #relayChallenge: BackendOptions['relayChallenge']
   readonly #started = performance.now()
+  #outcome: ForwardOutcome | undefined
   #sink: Writable | undefined
   /** A JSON body rewritten whole: held until the backend's response ends. */
   #held: HeldBody | undefined
@@ -171,9 +188,11 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     rewrite: ResponseRewriter | undefined,
     listener: ForwardListener,
     forwardCookies: boolean,
+    relayChallenge: BackendOptions['relayChallenge'],
   ) {
     this.#forwardCookies = forwardCookies
     this.#pool = pool
+    this.#relayChallenge = relayChallenge
     this.#notice = notice
     this.method = method
     this.bytes = bytes
@@ -212,6 +231,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     // The gateway's request id, as on its own answers (set here rather than with `setHeader`
     // before, which would make node merge every header in one by one); a backend's own one stands.
     if (indexOfName(headers, 'x-request-id') === -1) headers.push('x-request-id', this.#listener.id)
+    if (statusCode === 403) this.#relay(headers)
     if (rewrite?.kind === 'whole') {
       // Nothing goes to the client before the rewritten body exists: then status line, headers
       // with its Content-Length, and body in one write; a body that cannot be rewritten is a 502.
@@ -235,6 +255,16 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
       transform.pipe(res)
       this.#sink = transform
     }
+  }
+
+  /** A backend's own insufficient_scope challenge, relayed as the gateway's one challenge line. */
+  #relay(headers: HeaderList): void {
+    const at = indexOfName(headers, 'www-authenticate')
+    if (at === -1 || this.#relayChallenge === undefined) return
+    const relayed = this.#relayChallenge(headers[at + 1] as string | string[])
+    if (relayed === undefined) return
+    headers[at + 1] = relayed
+    this.#outcome = 'upstream_insufficient_scope'
   }
 
   onBody(chunk: Buffer, last: boolean): void {
@@ -281,6 +311,10 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     if (this.#sink !== undefined && this.#sink !== this.#res) this.#sink.destroy()
     if (this.#res.headersSent) {
       this.#res.destroy()
+      // Headers (and perhaps part of the body) went out, then the backend broke off: not an answer.
+      if (!this.#clientGone) {
+        this.#outcome = error instanceof UpstreamFailure && error.code === 'body_timeout' ? 'upstream_timeout' : 'upstream_reset'
+      }
       this.#finish()
       return
     }
@@ -297,7 +331,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   #finish(): void {
     if (this.#settled) return
     this.#settled = true
-    this.#listener.forwarded(performance.now() - this.#started)
+    this.#listener.forwarded(performance.now() - this.#started, this.#outcome)
   }
 }
 

@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
+import { relayScopeChallenge } from '../metadata/challenge.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createVerifier, reloadVerifier } from '../token/create-verifier.js'
@@ -113,6 +114,7 @@ function buildParts(config: Config, options: StartOptions, verifier = options.pa
     createForwarder({
       ...config.backend,
       resourcePath: config.resource.path,
+      relayChallenge: (values) => relayScopeChallenge(values, config.resource.metadataUri),
     })
   const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
   const handler = createGatewayHandler({

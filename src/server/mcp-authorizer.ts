@@ -45,7 +45,7 @@ export function createMcpAuthorizer(config: Config): McpAuthorizer {
     scopesSupported: policy.scopesSupported,
     challengeScope: policy.challengeScope,
     readCall(body, headers) {
-      const request = parseMcpRequest({ body, headers })
+      const request = parseMcpRequest({ body, headers, versions: config.backend.protocolVersions })
       const first = request.messages[0]
       return { request, method: first?.method, target: first?.target, protocolVersion: request.version }
     },

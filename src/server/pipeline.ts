@@ -4,7 +4,7 @@ import type { Config } from '../config/normalize.js'
 import { GatewayError, type FailureReason, type UpstreamError } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
 import { events, type DecisionEvent } from '../observability/events.js'
-import type { Forwarder, Forwarding, ForwardListener, ResponseRewriter } from '../proxy/forward.js'
+import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
 import { checkTokenOnlyInHeader, extractBearerToken } from '../token/bearer.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
@@ -44,8 +44,9 @@ class Exchange implements ForwardListener {
     readonly refuse: (exchange: Exchange, error: unknown) => void,
   ) {}
 
-  forwarded(upstreamMs: number): void {
+  forwarded(upstreamMs: number, outcome: ForwardOutcome | undefined): void {
     this.upstreamMs = upstreamMs
+    if (outcome !== undefined) this.reason = outcome
   }
 
   failed(error: UpstreamError): void {
@@ -181,6 +182,9 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
 
 }
 
+/** Responses the backend broke off after their headers: their status is the backend's, yet no answer. */
+const BROKEN_OFF: ReadonlySet<FailureReason> = new Set(['upstream_reset', 'upstream_timeout'])
+
 function emitDecision(exchange: Exchange): void {
   if (!events.decision.hasSubscribers) return
   const { req, res, principal, call } = exchange
@@ -198,7 +202,7 @@ function emitDecision(exchange: Exchange): void {
     status,
     durationMs: now - exchange.started,
     upstreamMs: exchange.upstreamMs ?? (exchange.upstreamStarted === undefined ? undefined : now - exchange.upstreamStarted),
-    decision: exchange.reason === undefined ? 'allow' : status >= 499 ? 'error' : 'deny',
+    decision: exchange.reason === undefined ? 'allow' : status >= 499 || BROKEN_OFF.has(exchange.reason) ? 'error' : 'deny',
     reason: exchange.reason,
     mcpMethod: call?.method,
     target: call?.target,

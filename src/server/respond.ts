@@ -31,7 +31,11 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
   const body =
     error.jsonRpcCode === undefined
       ? { error: error.bearerError ?? error.reason, error_description: error.description }
-      : { jsonrpc: '2.0', id: error.jsonRpcId ?? null, error: { code: error.jsonRpcCode, message: error.description } }
+      : {
+          jsonrpc: '2.0',
+          id: error.jsonRpcId ?? null,
+          error: { code: error.jsonRpcCode, message: error.description, ...(error.jsonRpcData === undefined ? {} : { data: error.jsonRpcData }) },
+        }
   const text = JSON.stringify(body)
   headers['content-length'] = Buffer.byteLength(text)
   res.writeHead(error.status, headers)

@@ -10,12 +10,17 @@ import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { stringify } from 'yaml'
-import type { NoticeEvent } from '../../src/observability/events.js'
-import { gatewayMcpUrl, makeTempDir, mcpHeaders, openRequest, send, startKeyFileGateway, waitFor } from '../support/gateway.js'
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js'
+import { mcpCallPaths, auditLine } from '../../src/observability/audit.js'
+import { events, type DecisionEvent, type NoticeEvent } from '../../src/observability/events.js'
+import { accessLine } from '../../src/observability/log.js'
+import { createMetrics } from '../../src/observability/metrics.js'
+import { gatewayMcpUrl, headerLines, makeTempDir, mcpHeaders, openRequest, send, startKeyFileGateway, waitFor } from '../support/gateway.js'
 import type { KeyFileGateway } from '../support/gateway.js'
 import { spawnServe } from '../support/cli-process.js'
 import { createOpsFixture, LIST_TOOLS, type OpsFixture } from '../support/ops-fixture.js'
 import { startTcpBackend, type TcpBackend } from '../support/tcp-backend.js'
+import { startMcpBackend, type McpBackend } from '../support/mcp-backend.js'
 
 // The gateway's own HTTP/1.1 client (src/proxy/upstream-*.ts) against a backend that writes raw
 // bytes: what a lenient client would pass on (bad framing, invalid bytes) is a 502, a backend that
@@ -129,6 +134,44 @@ describe('the upstream client against a raw backend', () => {
     // Not retried: the backend saw the request once.
     await sleep(50)
     assert.equal(backend.requests.filter((r) => r.body === call(50)).length, 1)
+  })
+
+  test('a backend that resets mid-body is recorded as upstream_reset (decision error) in the event, access line, audit and metrics', async () => {
+    const seen: DecisionEvent[] = []
+    const collect = (message: unknown) => seen.push(message as DecisionEvent)
+    const metrics = createMetrics({ calls: mcpCallPaths(gateway.config), defaultMetrics: false })
+    events.decision.subscribe(collect)
+    try {
+      behaviours.set(51, (socket) => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n')
+        socket.write(chunk(event(1)))
+        setTimeout(() => socket.resetAndDestroy(), 50)
+      })
+      const { response } = openRequest(gatewayMcpUrl(gateway), {
+        method: 'POST',
+        headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}`, 'x-request-id': 'reset-51' }),
+        body: call(51),
+      })
+      const head = await response
+      assert.equal(head.statusCode, 200)
+      const outcome = await readToEnd(head)
+      assert.equal(outcome.complete, false)
+      assert.equal(outcome.text, event(1))
+      await waitFor(() => seen.some((e) => e.requestId === 'reset-51'), 'the decision event')
+      const recorded = seen.find((e) => e.requestId === 'reset-51') as DecisionEvent
+      assert.equal(recorded.reason, 'upstream_reset')
+      assert.equal(recorded.decision, 'error')
+      assert.equal(recorded.status, 200)
+      assert.equal(accessLine(recorded).reason, 'upstream_reset')
+      assert.equal(accessLine(recorded).decision, 'error')
+      assert.match(auditLine(recorded), /"decision":"error","reason":"upstream_reset"/)
+      const text = await metrics.render()
+      assert.match(text, /^mcp_upstream_outcome_total\{reason="upstream_reset"\} 1$/m)
+      assert.match(text, /^mcp_requests_total\{decision="error",status="200"\} 1$/m)
+    } finally {
+      events.decision.unsubscribe(collect)
+      metrics.close()
+    }
   })
 
   test('an idle keep-alive connection the backend closes loses no request', async () => {
@@ -342,3 +385,70 @@ async function readToEnd(response: IncomingMessage): Promise<{ text: string; com
     response.once('aborted', () => resolve({ text, complete: false }))
   })
 }
+
+describe("an MCP SDK backend's own step-up challenge", () => {
+  let backend: McpBackend
+  let gateway: KeyFileGateway
+  const seen: DecisionEvent[] = []
+  const collect = (message: unknown) => seen.push(message as DecisionEvent)
+
+  before(async () => {
+    // The SDK's bearer middleware in front of its MCP server, as a backend that checks scopes itself
+    // (typescript-sdk#1624). The gateway never forwards the client's token, so this backend is
+    // handed an identity of its own that holds `mcp:read` only.
+    const checkScopes = requireBearerAuth({
+      verifier: { verifyAccessToken: async (token) => ({ token, clientId: 'gateway', scopes: ['mcp:read'], expiresAt: Date.now() / 1000 + 3600 }) },
+      requiredScopes: ['repo:admin', 'offline_access'],
+      resourceMetadataUrl: 'http://127.0.0.1:1/.well-known/oauth-protected-resource/backend',
+    })
+    backend = await startMcpBackend({
+      mode: 'stateless',
+      intercept: (req, res) =>
+        new Promise<boolean>((resolve) => {
+          req.headers.authorization = 'Bearer backend-identity'
+          // The few express response methods the middleware uses.
+          const reply = {
+            set: (name: string, value: string) => res.setHeader(name, value),
+            status: (code: number) => ({
+              json: (body: unknown) => {
+                res.writeHead(code, { 'content-type': 'application/json' })
+                res.end(JSON.stringify(body))
+                resolve(true)
+              },
+            }),
+          }
+          void checkScopes(req as never, reply as never, () => resolve(false))
+        }),
+    })
+    gateway = await startKeyFileGateway({ backend: backend.origin })
+    events.decision.subscribe(collect)
+  })
+  after(async () => {
+    events.decision.unsubscribe(collect)
+    await gateway?.close()
+    await backend?.close()
+  })
+
+  test('relayed as one challenge whose resource_metadata is the gateway\'s, and recorded as upstream_insufficient_scope', async () => {
+    const metrics = createMetrics({ calls: mcpCallPaths(gateway.config), defaultMetrics: false })
+    try {
+      const response = await send(gatewayMcpUrl(gateway), {
+        method: 'POST',
+        headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}`, 'x-request-id': 'step-up-1' }),
+        body: call(1),
+      })
+      assert.equal(response.status, 403)
+      assert.equal(backend.requests.length, 1)
+      assert.deepEqual(headerLines(response, 'www-authenticate'), [
+        `Bearer error="insufficient_scope", scope="repo:admin", resource_metadata="${gateway.config.resource.metadataUri}", error_description="Insufficient scope"`,
+      ])
+      await waitFor(() => seen.some((e) => e.requestId === 'step-up-1'), 'the decision event')
+      const recorded = seen.find((e) => e.requestId === 'step-up-1') as DecisionEvent
+      assert.equal(recorded.reason, 'upstream_insufficient_scope')
+      assert.equal(recorded.decision, 'deny')
+      assert.match(await metrics.render(), /^mcp_upstream_outcome_total\{reason="upstream_insufficient_scope"\} 1$/m)
+    } finally {
+      metrics.close()
+    }
+  })
+})

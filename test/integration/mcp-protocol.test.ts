@@ -27,6 +27,8 @@ let keys: TestKeys
 let backend: RawBackend
 let gateway: RunningGateway
 let mcpUrl: string
+let configDir: string
+let jwksFile: string
 
 /** A backend that answers JSON-RPC itself: JSON, or SSE (with a keepalive comment) when asked. */
 async function answer(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
@@ -65,13 +67,15 @@ before(async () => {
   keys = await createTestKeys()
   backend = await startRawBackend(answer)
   const dir = mkdtempSync(join(tmpdir(), 'mcp-gw-proto-'))
+  configDir = dir
+  jwksFile = await keys.writeJwksFile(dir)
   const file = join(dir, 'gateway.yaml')
   writeFileSync(
     file,
     stringify({
       listen: { host: '127.0.0.1', port: 0 },
       resource: { canonicalUri: RESOURCE },
-      authorizationServers: [{ issuer: ISSUER, jwksFile: await keys.writeJwksFile(dir) }],
+      authorizationServers: [{ issuer: ISSUER, jwksFile }],
       backend: { url: backend.origin },
       scopes: {
         required: ['mcp'],
@@ -141,7 +145,6 @@ describe('2026-07-28: Mcp-Method and Mcp-Name checked against the body', () => {
     ['forged Mcp-Name (header names an allowed tool, body another)', modern('tools/call', { name: 'delete_repo' }), modernHeaders('tools/call', 'echo')],
     ['Mcp-Method differs from the body', modern('tools/call', { name: 'echo' }), modernHeaders('tools/list', 'echo')],
     ['Mcp-Name missing on tools/call', modern('tools/call', { name: 'echo' }), modernHeaders('tools/call')],
-    ['header says 2026-07-28 but the body has no _meta', { jsonrpc: '2.0', id: 7, method: 'tools/list' }, modernHeaders('tools/list')],
     ['Mcp-Method with another case', modern('tools/list'), modernHeaders('TOOLS/LIST')],
   ]
   for (const [name, body, headers] of mismatches) {
@@ -154,12 +157,56 @@ describe('2026-07-28: Mcp-Method and Mcp-Name checked against the body', () => {
     })
   }
 
-  test('an unsupported version in _meta: 400 with -32022', async () => {
+  test('header says 2026-07-28 but the body has no _meta: 400 with -32602 (invalid params), backend untouched', async () => {
+    const r = await post({ jsonrpc: '2.0', id: 7, method: 'tools/list' }, modernHeaders('tools/list'))
+    assert.equal(r.response.status, 400)
+    assert.equal((JSON.parse(r.text) as { error: { code: number } }).error.code, -32602)
+    assert.equal(r.reachedBackend, false)
+  })
+
+  test('an unsupported version in _meta: 400 with -32022 and data {supported, requested}', async () => {
     const body = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } }
     const r = await post(body, { ...modernHeaders('tools/list'), 'mcp-protocol-version': '2099-01-01' })
     assert.equal(r.response.status, 400)
-    assert.equal((JSON.parse(r.text) as { error: { code: number } }).error.code, -32022)
+    assert.deepEqual((JSON.parse(r.text) as { error: unknown }).error, {
+      code: -32022,
+      message: 'Unsupported MCP protocol version; supported: 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28',
+      data: { supported: ['2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'], requested: '2099-01-01' },
+    })
     assert.equal(r.reachedBackend, false)
+  })
+
+  test('-32022 lists only the versions backend.protocolVersions names', async () => {
+    const file = join(configDir, 'modern-only.yaml')
+    writeFileSync(
+      file,
+      stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        resource: { canonicalUri: RESOURCE },
+        authorizationServers: [{ issuer: ISSUER, jwksFile }],
+        backend: { url: backend.origin, protocolVersions: ['2026-07-28'] },
+      }),
+    )
+    const modernOnly = await startGateway(await loadConfig({ env: {}, argv: ['--config', file] }))
+    try {
+      const seen = backend.requests.length
+      const response = await fetch(`${modernOnly.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await token('mcp')}`, 'content-type': 'application/json', 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }),
+      })
+      assert.equal(response.status, 400)
+      assert.deepEqual(((await response.json()) as { error: { data: unknown } }).error.data, { supported: ['2026-07-28'], requested: '2025-11-25' })
+      assert.equal(backend.requests.length, seen)
+    } finally {
+      await modernOnly.close()
+    }
+  })
+
+  test('resources/subscribe (removed in 2026-07-28) without params.uri goes to the backend to answer', async () => {
+    const r = await post(modern('resources/subscribe'), modernHeaders('resources/subscribe'))
+    assert.equal(r.reachedBackend, true)
+    assert.equal(r.response.status, 200)
   })
 
   test('GET and DELETE are 405 with Allow for 2026-07-28, allowed for 2025-11-25', async () => {

@@ -170,20 +170,29 @@ const rejections: Rejection[] = [
   { name: 'Mcp-Method of another method', ...modern('tools/call', { name: 'a' }, { 'mcp-method': 'tools/list' }), reason: 'header_mismatch', code: -32020 },
   { name: 'MCP-Protocol-Version missing with _meta', ...modern('tools/list', {}, { 'mcp-protocol-version': undefined }), reason: 'header_mismatch', code: -32020 },
   { name: 'MCP-Protocol-Version differs from _meta', ...modern('tools/list', {}, { 'mcp-protocol-version': '2025-11-25' }), reason: 'header_mismatch', code: -32020 },
+  // basic/index §Statelessness: a required `_meta` field missing is invalid params, not a header mismatch.
   {
     name: 'header says 2026-07-28, body has no _meta',
     body: json({ jsonrpc: '2.0', id: 4, method: 'tools/list' }),
     headers: { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
-    reason: 'header_mismatch',
-    code: -32020,
+    reason: 'invalid_jsonrpc',
+    code: -32602,
+    id: 4,
+  },
+  {
+    name: 'header says 2026-07-28, _meta without the protocol version',
+    body: json({ jsonrpc: '2.0', id: 4, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+    headers: { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+    reason: 'invalid_jsonrpc',
+    code: -32602,
     id: 4,
   },
   {
     name: 'client response under 2026-07-28 (no _meta)',
     body: json({ jsonrpc: '2.0', id: 4, result: {} }),
     headers: { 'mcp-protocol-version': '2026-07-28' },
-    reason: 'header_mismatch',
-    code: -32020,
+    reason: 'invalid_jsonrpc',
+    code: -32600,
   },
   {
     name: 'unknown version in _meta and header',
@@ -216,6 +225,81 @@ const rejections: Rejection[] = [
     code: -32022,
   },
 ]
+
+describe('an unsupported version is -32022 with data listing only the versions served', () => {
+  const rows: { name: string; body: unknown; headers: Headers; versions?: ('2025-11-25' | '2026-07-28')[]; supported: string[]; requested?: string }[] = [
+    {
+      name: 'unknown version in _meta',
+      body: { jsonrpc: '2.0', id: 5, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } },
+      headers: { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'tools/list' },
+      supported: ['2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'],
+      requested: '2099-01-01',
+    },
+    {
+      name: 'a known version the backend does not speak',
+      body: { jsonrpc: '2.0', id: 5, method: 'tools/list', params: { _meta: META } },
+      headers: { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      versions: ['2025-11-25'],
+      supported: ['2025-11-25'],
+      requested: '2026-07-28',
+    },
+    {
+      name: 'a legacy header version the backend does not speak',
+      body: { jsonrpc: '2.0', id: 5, method: 'tools/list' },
+      headers: { 'mcp-protocol-version': '2025-11-25' },
+      versions: ['2026-07-28'],
+      supported: ['2026-07-28'],
+      requested: '2025-11-25',
+    },
+    {
+      name: 'a repeated header: no requested value to echo',
+      body: { jsonrpc: '2.0', id: 5, method: 'tools/list' },
+      headers: { 'mcp-protocol-version': ['2025-06-18', '2025-11-25'] },
+      versions: ['2026-07-28'],
+      supported: ['2026-07-28'],
+    },
+  ]
+  for (const row of rows) {
+    test(row.name, () => {
+      assert.throws(
+        () => parseMcpRequest({ body: json(row.body), headers: row.headers, ...(row.versions === undefined ? {} : { versions: row.versions }) }),
+        (error: unknown) => {
+          assert.ok(error instanceof GatewayError)
+          assert.equal(error.reason, 'unsupported_protocol_version')
+          assert.equal(error.jsonRpcCode, -32022)
+          assert.deepEqual(error.jsonRpcData, row.requested === undefined ? { supported: row.supported } : { supported: row.supported, requested: row.requested })
+          assert.equal(error.description, `Unsupported MCP protocol version; supported: ${row.supported.join(', ')}`)
+          return true
+        },
+      )
+    })
+  }
+
+  test('initialize is not refused for its proposal: the backend negotiates', () => {
+    const body = json({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18' } })
+    assert.equal(parseMcpRequest({ body, headers: {}, versions: ['2026-07-28'] }).version, '2025-06-18')
+  })
+})
+
+describe('methods 2026-07-28 removed are left to the backend', () => {
+  for (const method of ['resources/subscribe', 'resources/unsubscribe']) {
+    test(`${method} without params.uri passes under 2026-07-28 (the backend answers -32601)`, () => {
+      const request = parseMcpRequest(modern(method))
+      assert.deepEqual(request.messages, [{ kind: 'request', method, id: 9, target: undefined }])
+    })
+    test(`${method} with params.uri still names its target under 2026-07-28, so resource rules apply`, () => {
+      const request = parseMcpRequest(modern(method, { uri: 'file:///secret' }))
+      assert.equal(request.messages[0]?.target, 'file:///secret')
+    })
+    test(`${method} without params.uri is still -32602 under 2025-11-25, where it exists`, () => {
+      const body = json({ jsonrpc: '2.0', id: 3, method, params: {} })
+      assert.throws(() => parseMcpRequest({ body, headers: { 'mcp-protocol-version': '2025-11-25' } }), { jsonRpcCode: -32602, jsonRpcId: 3 })
+    })
+  }
+  test('ping (removed in 2026-07-28) passes to the backend', () => {
+    assert.equal(parseMcpRequest(modern('ping')).messages[0]?.method, 'ping')
+  })
+})
 
 describe('parseMcpRequest rejects bad input', () => {
   for (const row of rejections) {

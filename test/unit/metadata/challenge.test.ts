@@ -8,7 +8,7 @@ import {
   MissingCredentials,
   type GatewayError,
 } from '../../../src/errors.js'
-import { buildChallenge, quote } from '../../../src/metadata/challenge.js'
+import { buildChallenge, quote, relayScopeChallenge } from '../../../src/metadata/challenge.js'
 
 // DESIGN.md "Wire decisions" and RFC 6750 §3 (https://www.rfc-editor.org/rfc/rfc6750#section-3).
 const META = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'
@@ -126,6 +126,54 @@ describe('quote', () => {
   for (const row of rows) {
     test(JSON.stringify(row.input), () => {
       assert.equal(quote(row.input), row.output)
+    })
+  }
+})
+
+describe('relayScopeChallenge: a backend step-up challenge made the gateway\'s', () => {
+  const fixed = 'The MCP server requires more scope for this operation'
+  const rows: { name: string; values: string | string[]; expected: string | undefined }[] = [
+    {
+      name: 'the MCP SDK bearer middleware form: resource_metadata replaced, scope first, description kept',
+      values: 'Bearer error="insufficient_scope", error_description="Insufficient scope", scope="repo:admin", resource_metadata="http://backend:3000/.well-known/oauth-protected-resource"',
+      expected: `Bearer error="insufficient_scope", scope="repo:admin", resource_metadata="${META}", error_description="Insufficient scope"`,
+    },
+    {
+      name: 'offline_access and invalid scope tokens are dropped, duplicates once',
+      values: 'Bearer error="insufficient_scope", scope="a offline_access a b\\\\c"',
+      expected: `Bearer error="insufficient_scope", scope="a", resource_metadata="${META}", error_description="${fixed}"`,
+    },
+    {
+      name: 'no scope: none named',
+      values: 'Bearer error="insufficient_scope"',
+      expected: `Bearer error="insufficient_scope", resource_metadata="${META}", error_description="${fixed}"`,
+    },
+    {
+      name: 'a description with = is replaced',
+      values: 'Bearer error="insufficient_scope", scope="s", error_description="needs scope=s"',
+      expected: `Bearer error="insufficient_scope", scope="s", resource_metadata="${META}", error_description="${fixed}"`,
+    },
+    {
+      name: 'a description carrying a token-like run is replaced',
+      values: 'Bearer error="insufficient_scope", scope="s", error_description="token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0 lacks s"',
+      expected: `Bearer error="insufficient_scope", scope="s", resource_metadata="${META}", error_description="${fixed}"`,
+    },
+    {
+      name: 'a description with a quote or a control character is replaced',
+      values: 'Bearer error="insufficient_scope", scope="s", error_description="say \\"hi\\""',
+      expected: `Bearer error="insufficient_scope", scope="s", resource_metadata="${META}", error_description="${fixed}"`,
+    },
+    {
+      name: 'the Bearer challenge among others, over several lines: one line out',
+      values: ['Basic realm="x"', 'DPoP algs="ES256", Bearer error="insufficient_scope", scope="s"'],
+      expected: `Bearer error="insufficient_scope", scope="s", resource_metadata="${META}", error_description="${fixed}"`,
+    },
+    { name: 'invalid_token is not relayed', values: 'Bearer error="invalid_token", scope="s"', expected: undefined },
+    { name: 'another scheme is not relayed', values: 'Basic realm="insufficient_scope"', expected: undefined },
+  ]
+  for (const row of rows) {
+    test(row.name, () => {
+      assert.equal(relayScopeChallenge(row.values, META), row.expected)
     })
   }
 })

@@ -132,3 +132,23 @@ describe('createToolLabeler', () => {
     assert.deepEqual(configuredTools({ tools: { echo: ['a'], '*': ['b'], add: [] } }), ['echo', 'add'])
   })
 })
+
+describe('mcp_upstream_outcome_total', () => {
+  const metrics = createMetrics({ calls: { resourcePath: '/mcp', excluded: [] }, defaultMetrics: false })
+  after(() => metrics.close())
+
+  test('counts how the backend ended forwarded requests, by reason, and nothing else', async () => {
+    events.decision.publish(decision())
+    events.decision.publish(decision({ decision: 'error', reason: 'upstream_reset' }))
+    events.decision.publish(decision({ decision: 'error', reason: 'upstream_reset' }))
+    events.decision.publish(decision({ status: 403, decision: 'deny', reason: 'upstream_insufficient_scope' }))
+    events.decision.publish(decision({ status: 502, decision: 'error', reason: 'upstream_unreachable', upstreamMs: undefined }))
+    events.decision.publish(decision({ status: 403, decision: 'deny', reason: 'insufficient_scope', upstreamMs: undefined }))
+    const m = samples(await metrics.render())
+    assert.equal(m.get('mcp_upstream_outcome_total{reason="upstream_reset"}'), 2)
+    assert.equal(m.get('mcp_upstream_outcome_total{reason="upstream_insufficient_scope"}'), 1)
+    assert.equal(m.get('mcp_upstream_outcome_total{reason="upstream_unreachable"}'), 1)
+    assert.equal(m.get('mcp_upstream_outcome_total{reason="insufficient_scope"}'), undefined)
+    assert.equal(m.get('mcp_requests_total{decision="error",status="200"}'), 2)
+  })
+})
