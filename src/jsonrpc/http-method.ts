@@ -32,15 +32,24 @@ const ALLOWED = new Map(
  *
  * @throws BadRequest 405 `method_not_allowed` (with `Allow`), or 400 `unsupported_protocol_version`.
  */
-export function checkHttpMethod(httpMethod: string, versionHeader: string | string[] | undefined): void {
+export function checkHttpMethod(
+  httpMethod: string,
+  versionHeader: string | string[] | undefined,
+  served: readonly ProtocolVersion[] = PROTOCOL_VERSIONS,
+): void {
   if (httpMethod === 'POST') return
   const header = singleHeader({ v: versionHeader }, 'v')
-  const version = header === undefined ? DEFAULT_PROTOCOL_VERSION : header !== INVALID_HEADER && isProtocolVersion(header) ? header : undefined
+  const version =
+    header === undefined
+      ? DEFAULT_PROTOCOL_VERSION
+      : header !== INVALID_HEADER && isProtocolVersion(header) && served.includes(header)
+        ? header
+        : undefined
   const allowed = ALLOWED.get(version ?? DEFAULT_PROTOCOL_VERSION) as { methods: readonly string[]; allow: string }
   if (!allowed.methods.includes(httpMethod)) {
     throw new BadRequest('method_not_allowed', 'HTTP method not allowed on the MCP endpoint for this protocol version', 405, {
       headers: { allow: allowed.allow },
     })
   }
-  if (version === undefined) throw unsupportedVersion(null)
+  if (version === undefined) throw unsupportedVersion(null, served, header === INVALID_HEADER ? undefined : header)
 }

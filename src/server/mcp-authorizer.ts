@@ -50,7 +50,7 @@ export function createMcpAuthorizer(config: Config): McpAuthorizer {
       return { request, method: first?.method, target: first?.target, protocolVersion: request.version }
     },
     checkHttpMethod(method, headers) {
-      checkHttpMethod(method, headers['mcp-protocol-version'])
+      checkHttpMethod(method, headers['mcp-protocol-version'], config.backend.protocolVersions)
     },
     authorize(principal, call) {
       if (call === undefined) authorizeHttpRequest(policy, principal)

@@ -50,3 +50,15 @@ test('allowedHttpMethods per version', () => {
   assert.deepEqual(allowedHttpMethods('2025-11-25'), ['GET', 'POST', 'DELETE'])
   assert.deepEqual(allowedHttpMethods('2026-07-28'), ['POST'])
 })
+
+test('a GET naming a version the backend does not serve: -32022 listing only what is served', () => {
+  assert.throws(
+    () => checkHttpMethod('GET', '2025-06-18', ['2025-11-25']),
+    (error: { status: number; jsonRpcData?: unknown }) => {
+      assert.equal(error.status, 400)
+      assert.deepEqual(error.jsonRpcData, { supported: ['2025-11-25'], requested: '2025-06-18' })
+      return true
+    },
+  )
+  assert.doesNotThrow(() => checkHttpMethod('GET', '2025-11-25', ['2025-11-25']))
+})
