@@ -44,7 +44,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
   const stdout = stdoutStream(worker !== undefined)
   const logger = createLogger(config.log.level, stdout, worker === undefined ? undefined : { worker })
   const detachLogger = attachLogger(logger)
-  if (worker === undefined) logNotices(logger, config.notices)
+  if (worker === undefined) logNotices(logger, config)
 
   let audit: AuditTrail
   try {
@@ -152,7 +152,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   const stdout = stdoutStream(true)
   const logger = createLogger(config.log.level, stdout, { worker: 'primary' })
   const detachLogger = attachLogger(logger)
-  logNotices(logger, config.notices)
+  logNotices(logger, config)
   const pool = startWorkerPool({
     count: config.workers,
     stopTimeoutMs: config.shutdownTimeout + 5000,
