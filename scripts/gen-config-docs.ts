@@ -204,6 +204,10 @@ export function renderConfigurationDocs(): string {
     '- **`on`/`off`**: also `true`/`false`.',
     '- A variable that is set but empty counts as unset. Variables configure the first entry of',
     '  `authorizationServers`; more servers need the file.',
+    '- Any other `MCP_*` variable is an error at start that names the nearest known one (`MCP_REQUIRED_SCOPES`:',
+    '  "did you mean MCP_REQUIRED_SCOPE?"), as an unknown file key is: a misspelt variable must not',
+    '  start a gateway without the setting. Besides the table below, the gateway reads `MCP_CONFIG`',
+    '  (the file) and `probe` reads `MCP_PROBE_TOKEN`.',
     '',
     '## Environment variables',
     '',
@@ -220,7 +224,7 @@ export function renderConfigurationDocs(): string {
   }
   const ignored = Object.entries(IGNORED_ENV)
   if (ignored.length > 0) {
-    out.push('Accepted for compatibility with nginx-mcp-resource, without effect (a notice is logged):', '')
+    out.push('Accepted for compatibility with nginx-mcp-resource, without effect (logged at info at start):', '')
     for (const [name, reason] of ignored) out.push(`- \`${name}\`: ${reason}`)
     out.push('')
   }

@@ -2,7 +2,7 @@ import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { isLoopbackHost } from '../config/loopback.js'
 import { DiscoveryError, discoverAuthorizationServer, networkErrorCode, type AuthorizationServerMetadata } from '../token/discovery.js'
 import { inspectJwks } from './jwks-keys.js'
-import { fail, ok, warn, type CheckResult } from './result.js'
+import { fail, ok, unreachable, warn, type CheckResult } from './result.js'
 import { checkSecretFile } from './secret-file.js'
 
 export interface LiveCheckOptions {
@@ -50,45 +50,13 @@ export async function checkAuthorizationServer(
 ): Promise<AuthorizationServerReport> {
   const subject = as.issuer
   const results: CheckResult[] = []
-  const issuerName = settingName(index, 'issuer', 'MCP_AUTHORIZATION_SERVER')
   const urlProblem = checkHttpsUrl('as.issuer-url', as.issuer, 'issuer', subject)
   if (urlProblem !== undefined) results.push(urlProblem)
   if (urlProblem?.status === 'fail') return { results, metadata: undefined }
 
   const doFetch = options.fetch ?? fetch
-  // Keeps a copy of each 200 answer, so a document with the wrong `issuer` can still be examined.
-  const answers = new Map<string, Response>()
-  const recording: typeof fetch = async (input, init) => {
-    const response = await doFetch(input, init)
-    if (response.status === 200) answers.set(String(input), response.clone())
-    return response
-  }
-
-  let metadata: AuthorizationServerMetadata | undefined
-  try {
-    const found = await discoverAuthorizationServer(as.issuer, { timeoutMs: as.httpTimeout, fetch: recording })
-    metadata = found.metadata
-    results.push(ok('as.metadata', `metadata found at ${found.url} (${discoveryKind(found.url)})`, subject))
-    results.push(ok('as.issuer', `the metadata's issuer equals "${as.issuer}" byte for byte`, subject))
-  } catch (error) {
-    if (!(error instanceof DiscoveryError)) throw error
-    const last = error.attempts[error.attempts.length - 1]
-    if (last?.outcome === 'issuer mismatch') {
-      metadata = (await answers.get(last.url)?.json()) as AuthorizationServerMetadata | undefined
-      results.push(ok('as.metadata', `metadata found at ${last.url} (${discoveryKind(last.url)})`, subject))
-      results.push(issuerMismatch(as.issuer, String(metadata?.issuer), issuerName, subject))
-    } else {
-      const tried = error.attempts.map((a) => `${a.url} -> ${a.outcome}`).join('; ')
-      results.push(
-        fail(
-          'as.metadata',
-          `no RFC 8414 or OIDC discovery document answered (${tried})`,
-          `check that ${issuerName} is the issuer URL and that the authorization server is reachable from here`,
-          subject,
-        ),
-      )
-    }
-  }
+  const { results: found, metadata } = await checkMetadata(as, index, doFetch)
+  results.push(...found)
 
   if (metadata !== undefined) results.push(checkPkce(metadata, subject))
   if (usesJwks(as)) results.push(await checkJwks(as, index, metadata, doFetch))
@@ -104,6 +72,60 @@ export async function checkAuthorizationServer(
     )
   }
   return { results, metadata }
+}
+
+/**
+ * RFC 8414 or OIDC discovery (`discoverAuthorizationServer`, the gateway's own code) and the
+ * published `issuer` equal to the configured one byte for byte (RFC 8414 §3.3). The metadata is
+ * returned even when its `issuer` differs, so the checks after it still run.
+ */
+export async function checkMetadata(
+  as: ResolvedAuthorizationServer,
+  index: number,
+  doFetch: typeof fetch,
+): Promise<AuthorizationServerReport> {
+  const subject = as.issuer
+  const issuerName = settingName(index, 'issuer', 'MCP_AUTHORIZATION_SERVER')
+  // Keeps a copy of each 200 answer, so a document with the wrong `issuer` can still be examined.
+  const answers = new Map<string, Response>()
+  const recording: typeof fetch = async (input, init) => {
+    const response = await doFetch(input, init)
+    if (response.status === 200) answers.set(String(input), response.clone())
+    return response
+  }
+  try {
+    const found = await discoverAuthorizationServer(as.issuer, { timeoutMs: as.httpTimeout, fetch: recording })
+    return {
+      metadata: found.metadata,
+      results: [
+        ok('as.metadata', `metadata found at ${found.url} (${discoveryKind(found.url)})`, subject),
+        ok('as.issuer', `the metadata's issuer equals "${as.issuer}" byte for byte`, subject),
+      ],
+    }
+  } catch (error) {
+    if (!(error instanceof DiscoveryError)) throw error
+    const last = error.attempts[error.attempts.length - 1]
+    if (last?.outcome === 'issuer mismatch') {
+      const metadata = (await answers.get(last.url)?.json()) as AuthorizationServerMetadata | undefined
+      return {
+        metadata,
+        results: [
+          ok('as.metadata', `metadata found at ${last.url} (${discoveryKind(last.url)})`, subject),
+          issuerMismatch(as.issuer, String(metadata?.issuer), issuerName, subject),
+        ],
+      }
+    }
+    const tried = error.attempts.map((a) => `${a.url} -> ${a.outcome}`).join('; ')
+    const result = fail(
+      'as.metadata',
+      `no RFC 8414 or OIDC discovery document answered (${tried})`,
+      `check that ${issuerName} is the issuer URL and that the authorization server is reachable from here`,
+      subject,
+    )
+    // A refused connection, a timeout or a 5xx may pass later; a 404 everywhere is a wrong issuer URL.
+    const transient = error.attempts.some((a) => a.outcome.startsWith('unreachable') || /^HTTP 5\d\d$/.test(a.outcome))
+    return { metadata: undefined, results: [transient ? unreachable(result) : result] }
+  }
 }
 
 /**
@@ -152,11 +174,17 @@ export function checkPkce(metadata: AuthorizationServerMetadata, subject: string
   return ok('as.pkce', `PKCE S256 advertised (code_challenge_methods_supported [${methods.join(', ')}])`, subject)
 }
 
-async function checkJwks(
+/**
+ * The JWKS (the file, `jwksUri`, or the metadata's `jwks_uri`) loads and holds a key usable with
+ * the allowed algorithms. `judgeTransport: false` leaves out the https finding on its URL: the
+ * start-up check asks only whether the keys load.
+ */
+export async function checkJwks(
   as: ResolvedAuthorizationServer,
   index: number,
   metadata: AuthorizationServerMetadata | undefined,
   doFetch: typeof fetch,
+  { judgeTransport = true }: { judgeTransport?: boolean } = {},
 ): Promise<CheckResult> {
   const subject = as.issuer
   if (as.jwks !== undefined) return judgeKeys(as, await inspectJwks(as.jwks, as.algorithms), `the file ${as.jwksFile}`, subject)
@@ -172,22 +200,25 @@ async function checkJwks(
       subject,
     )
   }
-  const insecure = checkHttpsUrl('as.jwks', uri, 'JWKS URL', subject)
+  const insecure = judgeTransport ? checkHttpsUrl('as.jwks', uri, 'JWKS URL', subject) : undefined
   if (insecure?.status === 'fail') return insecure
   let response: Response
   try {
     response = await doFetch(uri, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(as.httpTimeout) })
   } catch (error) {
-    return fail(
-      'as.jwks',
-      `the JWKS at ${uri} is unreachable (${describeFetchError(error)})`,
-      'make the JWKS URL reachable from the gateway (DNS, firewall, proxy), or correct it',
-      subject,
+    return unreachable(
+      fail(
+        'as.jwks',
+        `the JWKS at ${uri} is unreachable (${describeFetchError(error)})`,
+        'make the JWKS URL reachable from the gateway (DNS, firewall, proxy), or correct it',
+        subject,
+      ),
     )
   }
   if (response.status !== 200) {
     await response.body?.cancel()
-    return fail('as.jwks', `the JWKS at ${uri} answered HTTP ${response.status}`, 'correct the JWKS URL', subject)
+    const answered = fail('as.jwks', `the JWKS at ${uri} answered HTTP ${response.status}`, 'correct the JWKS URL', subject)
+    return response.status >= 500 ? unreachable(answered) : answered
   }
   let document: unknown
   try {

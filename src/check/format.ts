@@ -10,6 +10,16 @@ const LABEL: Readonly<Record<CheckStatus, string>> = { ok: 'ok  ', warn: 'WARN',
  *         fix: set MCP_AUTHORIZATION_SERVER (...) to "https://auth.example.com" exactly ...
  */
 export function formatCheckReport(results: readonly CheckResult[], strict: boolean): string {
+  const lines = formatCheckLines(results)
+  const s = summarize(results)
+  const verdict = s.fail > 0 || (strict && s.warn > 0) ? 'check failed' : 'check passed'
+  const strictNote = strict && s.warn > 0 && s.fail === 0 ? ' (--strict: warnings fail)' : ''
+  lines.push('', `${verdict}: ${s.ok} ok, ${s.warn} warning${s.warn === 1 ? '' : 's'}, ${s.fail} failure${s.fail === 1 ? '' : 's'}${strictNote}`)
+  return lines.join('\n')
+}
+
+/** The lines of the report without its summary (also what a failed start prints). */
+export function formatCheckLines(results: readonly CheckResult[]): string[] {
   const width = Math.max(...results.map((r) => r.id.length), 10)
   const lines: string[] = []
   for (const r of results) {
@@ -17,11 +27,7 @@ export function formatCheckReport(results: readonly CheckResult[], strict: boole
     lines.push(`${LABEL[r.status]}  ${r.id.padEnd(width)}  ${subject}${r.message}`)
     if (r.fix !== undefined && r.status !== 'ok') lines.push(`${' '.repeat(width + 8)}fix: ${r.fix}`)
   }
-  const s = summarize(results)
-  const verdict = s.fail > 0 || (strict && s.warn > 0) ? 'check failed' : 'check passed'
-  const strictNote = strict && s.warn > 0 && s.fail === 0 ? ' (--strict: warnings fail)' : ''
-  lines.push('', `${verdict}: ${s.ok} ok, ${s.warn} warning${s.warn === 1 ? '' : 's'}, ${s.fail} failure${s.fail === 1 ? '' : 's'}${strictNote}`)
-  return lines.join('\n')
+  return lines
 }
 
 /** `--json`: the same results for machines. */

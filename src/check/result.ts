@@ -15,6 +15,11 @@ export interface CheckResult {
   readonly message: string
   /** What to do about it; present on every `fail` and on most `warn`. */
   readonly fix?: string | undefined
+  /**
+   * The server asked could not be reached (network error, timeout, HTTP 5xx): the same check may
+   * pass later without any change here. `serve` exits 1 for such a finding, 2 for the others.
+   */
+  readonly unreachable?: true | undefined
 }
 
 export const ok = (id: string, message: string, subject?: string): CheckResult => ({ id, status: 'ok', subject, message })
@@ -34,6 +39,9 @@ export const fail = (id: string, message: string, fix: string, subject?: string)
   message,
   fix,
 })
+
+/** `result`, marked as a server that could not be reached. */
+export const unreachable = (result: CheckResult): CheckResult => ({ ...result, unreachable: true })
 
 export interface CheckSummary {
   ok: number

@@ -1,4 +1,6 @@
 import cluster from 'node:cluster'
+import { formatCheckLines } from '../check/format.js'
+import { checkKeysAtStart, startUpExitCode } from '../check/start-up-checks.js'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/normalize.js'
 import { ConfigError } from '../errors.js'
@@ -18,8 +20,9 @@ import { startGateway, type RunningGateway } from '../server/http.js'
 import { answerReadiness, restartOnlyChanges, serialize, startWorkerPool, waitForStopSignal } from '../server/lifecycle.js'
 
 /**
- * `serve`: validate everything, print every problem and exit non-zero before listening; otherwise
- * listen and log. SIGHUP reloads the configuration file and keys, SIGTERM/SIGINT drain and stop.
+ * `serve`: validate everything, print every problem and exit non-zero before listening (2 for a
+ * setting to correct, 1 for an authorization server that cannot be reached); otherwise listen and
+ * log. SIGHUP reloads the configuration file and keys, SIGTERM/SIGINT drain and stop.
  * With `workers` > 1 this process becomes the cluster primary and each worker runs the gateway.
  */
 export async function serve(argv: readonly string[]): Promise<number> {
@@ -31,10 +34,35 @@ export async function serve(argv: readonly string[]): Promise<number> {
     console.error(`mcp-resource-gateway: ${error.message}`)
     return 2
   }
+  // Once, in the process the operator started (workers are forked only after it passed).
+  if (cluster.isPrimary && !config.startWithoutKeys) {
+    const failed = await checkKeysBeforeListening(config)
+    if (failed !== 0) return failed
+  }
   const code = cluster.isPrimary && config.workers > 1 ? await servePrimary(config, argv) : await serveGateway(config, argv)
   // A leftover handle (a keep-alive socket to the AS, a worker's IPC channel) must not keep a
   // stopped gateway alive; the timer itself does not hold the process.
   setTimeout(() => process.exit(code), 1000).unref()
+  return code
+}
+
+/**
+ * The keys of every authorization server load, or the start fails with what `check` reports:
+ * exit 1 when one could not be reached, 2 when a setting must be corrected (an issuer that
+ * differs from the published one, a JWKS without a usable key).
+ */
+async function checkKeysBeforeListening(config: Config): Promise<number> {
+  const failures = await checkKeysAtStart(config)
+  const code = startUpExitCode(failures)
+  if (code === 0) return 0
+  const hint =
+    code === 1
+      ? '\nTo listen before the authorization server is up, set MCP_START_WITHOUT_KEYS=on (file key startWithoutKeys): ' +
+        '/readyz then fails and tokens get 503 until the keys load.'
+      : ''
+  console.error(
+    `mcp-resource-gateway: cannot start: the keys that verify tokens do not load:\n${formatCheckLines(failures).join('\n')}${hint}`,
+  )
   return code
 }
 
@@ -44,7 +72,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
   const stdout = stdoutStream(worker !== undefined)
   const logger = createLogger(config.log.level, stdout, worker === undefined ? undefined : { worker })
   const detachLogger = attachLogger(logger)
-  if (worker === undefined) logNotices(logger, config.notices)
+  if (worker === undefined) logNotices(logger, config)
 
   let audit: AuditTrail
   try {
@@ -152,7 +180,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   const stdout = stdoutStream(true)
   const logger = createLogger(config.log.level, stdout, { worker: 'primary' })
   const detachLogger = attachLogger(logger)
-  logNotices(logger, config.notices)
+  logNotices(logger, config)
   const pool = startWorkerPool({
     count: config.workers,
     stopTimeoutMs: config.shutdownTimeout + 5000,

@@ -101,8 +101,9 @@ export const authorizationServerSchema = z
       .default('auto')
       .describe(
         'How tokens of this issuer are validated: `jwt` (signature with its keys), `introspect` (every token, ' +
-          'JWT or not, is sent to its RFC 7662 endpoint) or `auto` (JWTs by signature when a key source is ' +
-          'configured, opaque tokens by introspection when a client is configured). Env: `MCP_AUTH_MODE`.',
+          'JWT or not, is sent to its RFC 7662 endpoint) or `auto` (opaque tokens by introspection when a client ' +
+          'is configured; JWTs by signature with the keys of `jwksFile`, `jwksUri` or discovery, which is the ' +
+          'default without a client). Env: `MCP_AUTH_MODE`.',
       ),
     jwksFile: z.string().min(1).optional().describe('Path of a local JWKS file. Env: `MCP_JWT_KEY_FILE`.'),
     jwksUri: httpUrl.optional().describe('JWKS URL, fetched and cached. Env: `MCP_JWKS_URI`.'),
@@ -111,7 +112,8 @@ export const authorizationServerSchema = z
       .optional()
       .describe(
         "Read `jwks_uri` (and `introspection_endpoint`) from the issuer's RFC 8414 or OIDC discovery document " +
-          '(both path-insertion forms). Default: off. Env: `MCP_JWT_DISCOVERY=on`.',
+          '(both path-insertion forms). Default: on for an issuer that verifies JWTs and has no `jwksFile`, ' +
+          '`jwksUri` or `hmacSecretFile` (nor a preset that sets one); off otherwise. Env: `MCP_JWT_DISCOVERY` (`on`/`off`).',
       ),
     hmacSecretFile: z
       .string()
@@ -192,25 +194,27 @@ export const authorizationServerSchema = z
           })
         }
       }
-      // A preset fills a key source; without one, say now what is missing (resolution re-checks).
-      const keySource = as.jwksFile !== undefined || as.jwksUri !== undefined || as.discovery === true || hmac
+      // Without a JWKS file, URL or secret, keys are discovered from the issuer; only turning
+      // discovery off leaves JWTs with no key source. A preset fills one (resolution re-checks).
+      const keySource = as.jwksFile !== undefined || as.jwksUri !== undefined || as.discovery !== false || hmac
       const presetFills = as.preset !== undefined && as.preset !== 'generic'
       const client = typeof as.introspection === 'object' && as.introspection?.clientId !== undefined
       // Not for an issuer not configured at all: "MCP_AUTHORIZATION_SERVER is required" says enough.
       const named = typeof as.issuer === 'string'
       if (named && !keySource && !presetFills && (as.mode === 'jwt' || (as.mode === 'auto' && !client))) {
-        ctx.addIssue({ code: 'custom', path: ['mode'], message: missingKeySource(as.mode) })
+        ctx.addIssue({ code: 'custom', path: ['discovery'], message: missingKeySource(as.mode) })
       }
     },
     { when: () => true },
   )
 
+/** Said of the `discovery` setting: turning it off is what leaves JWTs without keys. */
 function missingKeySource(mode: string): string {
   const jwt =
-    'jwt mode needs a key source: set MCP_JWT_KEY_FILE (a JWKS file), MCP_JWKS_URI, or ' +
-    "MCP_JWT_DISCOVERY=on to find jwks_uri in the authorization server's metadata"
+    'verifying JWTs needs a key source, and discovery is off: set MCP_JWT_KEY_FILE (a JWKS file) or ' +
+    "MCP_JWKS_URI, or turn discovery on (MCP_JWT_DISCOVERY=on) to find jwks_uri in the authorization server's metadata"
   if (mode === 'jwt') return jwt
-  return `${jwt}; or validate tokens by introspection (MCP_AUTH_MODE=introspect with MCP_INTROSPECT_ENDPOINT, MCP_CLIENT_ID and MCP_CLIENT_SECRET_FILE)`
+  return `${jwt}; or validate tokens by introspection only (MCP_INTROSPECT_ENDPOINT, MCP_CLIENT_ID and MCP_CLIENT_SECRET_FILE)`
 }
 
 export type AuthorizationServerConfig = z.output<typeof authorizationServerSchema>
@@ -271,12 +275,17 @@ function resolveAuthorizationServer(raw: AuthorizationServerConfig, at: string, 
   const as = preset.config
 
   const hmac = as.hmacSecretFile !== undefined
-  const hasKeySource = as.jwksFile !== undefined || as.jwksUri !== undefined || as.discovery === true || hmac
   const hasClient = as.introspection?.clientId !== undefined
+  // RFC 8414 §3 / OIDC discovery is the default key source of an issuer that verifies JWTs and
+  // names no other: the issuer alone is enough, as the authorization server publishes `jwks_uri`.
+  const otherKeySource = as.jwksFile !== undefined || as.jwksUri !== undefined || hmac
+  const wantsJwt = as.mode === 'jwt' || (as.mode === 'auto' && !hasClient)
+  const discovery = as.discovery ?? (wantsJwt && !otherKeySource)
+  const hasKeySource = otherKeySource || discovery
   let verifiesJwt = as.mode === 'jwt' || (as.mode === 'auto' && hasKeySource)
   let introspects = as.mode === 'introspect' || (as.mode === 'auto' && hasClient)
   if ((as.mode === 'jwt' && !hasKeySource) || (as.mode === 'auto' && !hasKeySource && !hasClient)) {
-    ctx.problems.push(`${ctx.name(`${at}.mode`)}: ${missingKeySource(as.mode)}`)
+    ctx.problems.push(`${ctx.name(`${at}.discovery`)}: ${missingKeySource(as.mode)}`)
     verifiesJwt = true
     introspects = false
   }
@@ -311,7 +320,7 @@ function resolveAuthorizationServer(raw: AuthorizationServerConfig, at: string, 
     preset: as.preset ?? 'generic',
     mode: verifiesJwt && introspects ? 'auto' : introspects ? 'introspect' : 'jwt',
     verifiesJwt,
-    discovery: as.discovery ?? false,
+    discovery,
     algorithms,
     scopeClaim: as.scopeClaim ?? 'scope',
     additionalScopeClaims: as.additionalScopeClaims ?? [],

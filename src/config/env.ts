@@ -1,3 +1,5 @@
+import { nearestName } from './nearest-name.js'
+
 /**
  * Environment variables -> file-shaped settings. The `MCP_*` names and meanings are
  * nginx-mcp-resource's, so a deployment can switch without renaming anything; the new variables
@@ -8,7 +10,6 @@
 export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_LISTEN_HOST: 'listen.host',
   MCP_LISTEN_PORT: 'listen.port',
-  MCP_SERVER_NAME: 'serverName',
   MCP_WORKER_PROCESSES: 'workers',
   MCP_CANONICAL_URI: 'resource.canonicalUri',
   MCP_RESOURCE_PATH: 'resource.path',
@@ -64,6 +65,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_ADMIN_PORT: 'admin.port',
   MCP_ADMIN_HOST: 'admin.host',
   MCP_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
+  MCP_START_WITHOUT_KEYS: 'startWithoutKeys',
 }
 
 /** Booleans given as `on`/`off` in the environment. */
@@ -80,9 +82,24 @@ export const REFUSED_ENV: Readonly<Record<string, string>> = {
     'a password in the environment is visible to docker inspect and /proc/<pid>/environ; write it to a file (chmod 600) and set MCP_REDIS_PASSWORD_FILE',
 }
 
-/** Variables accepted for compatibility that have no effect here, with the reason (logged at start). */
+/**
+ * Variables of nginx-mcp-resource's container that have no effect here, with the reason: its
+ * entrypoint's own settings and the values it derives and exports (`*_JSON`, `*_RE`). They are
+ * accepted so its environment files work unchanged, and logged at start (info).
+ */
 export const IGNORED_ENV: Readonly<Record<string, string>> = {
+  MCP_SERVER_NAME: 'the gateway answers every Host, as nginx-mcp-resource did with its single server block',
   MCP_RESOLVER: 'the gateway uses the system resolver at request time, so MCP_RESOLVER is not needed',
+  MCP_CANONICAL_URI_JSON: "nginx-mcp-resource's entrypoint derives it from MCP_CANONICAL_URI; the gateway reads MCP_CANONICAL_URI",
+  MCP_REQUIRED_SCOPE_RE: "nginx-mcp-resource's entrypoint derives it from MCP_REQUIRED_SCOPE; the gateway reads MCP_REQUIRED_SCOPE",
+}
+
+/** Variables read outside this table: `MCP_CONFIG` (the file, in `load.ts`) and `MCP_PROBE_TOKEN` (`probe`). */
+export const OTHER_ENV: readonly string[] = ['MCP_CONFIG', 'MCP_PROBE_TOKEN']
+
+/** Every `MCP_*` name the gateway knows; any other one set is a start-up error. */
+export function knownEnvNames(): string[] {
+  return [...Object.keys(ENV_KEYS), ...OTHER_ENV, ...Object.keys(REFUSED_ENV), ...Object.keys(IGNORED_ENV)]
 }
 
 export interface EnvSettings {
@@ -91,16 +108,18 @@ export interface EnvSettings {
   /** Dotted key -> the variable that set it, for error messages. */
   sources: Map<string, string>
   problems: string[]
-  notices: string[]
+  /** Variables accepted without effect, each with why (logged at info). */
+  ignored: string[]
 }
 
 export function readEnv(env: Readonly<Record<string, string | undefined>>): EnvSettings {
-  const result: EnvSettings = { values: {}, sources: new Map(), problems: [], notices: [] }
+  const result: EnvSettings = { values: {}, sources: new Map(), problems: [], ignored: [] }
+  result.problems.push(...unknownVariables(env))
   for (const [name, reason] of Object.entries(REFUSED_ENV)) {
     if (env[name] !== undefined && env[name] !== '') result.problems.push(`${name}: ${reason}`)
   }
   for (const [name, reason] of Object.entries(IGNORED_ENV)) {
-    if (env[name] !== undefined && env[name] !== '') result.notices.push(`${name} is ignored: ${reason}`)
+    if (env[name] !== undefined && env[name] !== '') result.ignored.push(`${name} is ignored: ${reason}`)
   }
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const raw = env[name]
@@ -117,6 +136,24 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>): EnvS
     result.sources.set(key, name)
   }
   return result
+}
+
+/**
+ * A misspelt variable would otherwise be dropped in silence: `MCP_REQUIRED_SCOPES` for
+ * `MCP_REQUIRED_SCOPE` would start a gateway that requires no scope. So every `MCP_*` variable
+ * that is set must be one the gateway knows, like every key of the file.
+ */
+function unknownVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = knownEnvNames()
+  const knownSet = new Set(known)
+  const problems: string[] = []
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('MCP_') || knownSet.has(name) || value === undefined || value === '') continue
+    const nearest = nearestName(name, known)
+    const hint = nearest === undefined ? 'docs/configuration.md lists the variables' : `did you mean ${nearest}?`
+    problems.push(`${name} is not a variable of this gateway; ${hint}`)
+  }
+  return problems
 }
 
 /** Sets `a.b.0.c` in a nested object, creating objects and arrays on the way. */

@@ -75,7 +75,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 
   const name = (key: string): string =>
     sources.get(key) ?? (file === undefined ? (ENV_BY_KEY.get(key) ?? key) : `${file}: ${key}`)
-  return normalizeConfig(result.data, { name, strict: flags.strict === true, file, notices: fromEnv.notices })
+  return normalizeConfig(result.data, { name, strict: flags.strict === true, file, ignored: fromEnv.ignored })
 }
 
 interface Flags {

@@ -41,8 +41,12 @@ export interface Config {
   /** Milliseconds. */
   readonly shutdownTimeout: number
   readonly strict: boolean
-  /** Start-up notices (ignored compatibility variables, insecure choices) to log once. */
+  /** Start without checking the authorization servers' keys (`/readyz` fails until they load). */
+  readonly startWithoutKeys: boolean
+  /** Start-up notices (insecure or ineffective choices), logged once as warnings. */
   readonly notices: readonly string[]
+  /** Variables of other programs accepted without effect, each with why; logged once at info. */
+  readonly ignored: readonly string[]
   readonly file: string | undefined
 }
 
@@ -51,14 +55,14 @@ export interface NormalizeContext {
   name(key: string): string
   strict: boolean
   file: string | undefined
-  notices: readonly string[]
+  ignored: readonly string[]
 }
 
 
 /** Cross-field checks and derived values; throws every problem at once. */
 export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Config {
   const problems: string[] = []
-  const notices = [...ctx.notices]
+  const notices: string[] = []
 
   const canonical = new URL(raw.resource.canonicalUri)
   const path = raw.resource.path ?? canonical.pathname
@@ -134,7 +138,9 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     admin: raw.admin,
     shutdownTimeout: raw.shutdownTimeout,
     strict: ctx.strict,
+    startWithoutKeys: raw.startWithoutKeys,
     notices,
+    ignored: ctx.ignored,
     file: ctx.file,
   }
   return deepFreeze(config)

@@ -57,7 +57,7 @@ export const configSchema = z.strictObject({
   serverName: z
     .string()
     .optional()
-    .describe('Accepted for nginx-mcp-resource compatibility; the gateway answers every Host. Env: `MCP_SERVER_NAME`.'),
+    .describe('Accepted for nginx-mcp-resource compatibility; the gateway answers every Host (`MCP_SERVER_NAME` is accepted and ignored).'),
   workers: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
     .default(1)
@@ -207,6 +207,15 @@ export const configSchema = z.strictObject({
     .describe(
       'On SIGTERM, how long requests in flight and open SSE streams may take to finish before they are ' +
         'cut. Env: `MCP_SHUTDOWN_TIMEOUT`.',
+    ),
+  startWithoutKeys: onOff
+    .default(false)
+    .describe(
+      'Start even when the keys of an authorization server cannot be loaded (its discovery document or JWKS ' +
+        'is unreachable): the gateway listens, `/readyz` fails and tokens get 503 until they load. Off: ' +
+        '`serve` exits 1 (unreachable) or 2 (a setting to correct, such as an issuer that differs from the ' +
+        "published one) with the same findings as `check`. For platforms that start the gateway before the " +
+        'authorization server. Env: `MCP_START_WITHOUT_KEYS`.',
     ),
 })
 

@@ -167,9 +167,13 @@ export function attachLogger(logger: Logger): () => void {
   }
 }
 
-/** Start-up notices (ignored variables, TLS off on a non-loopback address) as warnings. */
-export function logNotices(logger: Logger, notices: readonly string[]): void {
-  for (const notice of notices) logger.warn(notice)
+/**
+ * Start-up notices (TLS off on a non-loopback address, a secret file others can read) as warnings;
+ * variables of other programs that have no effect here at info, as nothing needs fixing.
+ */
+export function logNotices(logger: Logger, config: { notices: readonly string[]; ignored: readonly string[] }): void {
+  for (const line of config.ignored) logger.info(line)
+  for (const notice of config.notices) logger.warn(notice)
 }
 
 function round(ms: number): number {

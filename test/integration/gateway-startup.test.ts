@@ -10,7 +10,8 @@ import { reservePort } from '../../src/demo/reserve-port.js'
 import { makeTempDir, send, waitFor } from '../support/gateway.js'
 import { startRawBackend } from '../support/mcp-backend.js'
 import type { RawBackend } from '../support/mcp-backend.js'
-import { createTestKeys } from '../support/tokens.js'
+import { startAuthorizationServer, type AuthorizationServer } from '../support/authorization-server.js'
+import { accessTokenClaims, createTestKeys, mintJwt } from '../support/tokens.js'
 
 // Issue 2 "Fail fast", through the real CLI process: every problem printed, each naming its
 // variable, and a non-zero exit before anything listens.
@@ -119,15 +120,28 @@ describe('serve: startup failures', () => {
     assert.equal(await portInUse(port), false)
   })
 
-  test('no key source in jwt mode', async () => {
+  test('no key source in jwt mode: discovery turned off, and the message names that variable', async () => {
     const run = await startCli({
       MCP_CANONICAL_URI: 'https://mcp.example.com/mcp',
       MCP_AUTHORIZATION_SERVER: 'https://as.example.com',
       MCP_AUTH_MODE: 'jwt',
+      MCP_JWT_DISCOVERY: 'off',
       MCP_BACKEND: '127.0.0.1:3000',
     }).exited
     assert.equal(run.code, 2)
-    assert.match(run.stderr, /^ {2}- MCP_AUTH_MODE: jwt mode needs a key source: set MCP_JWT_KEY_FILE/m)
+    assert.match(run.stderr, /^ {2}- MCP_JWT_DISCOVERY: verifying JWTs needs a key source, and discovery is off: set MCP_JWT_KEY_FILE/m)
+  })
+
+  test('a misspelt variable stops the start, naming the variable it resembles', async () => {
+    const run = await startCli({
+      MCP_CANONICAL_URI: 'https://mcp.example.com/mcp',
+      MCP_AUTHORIZATION_SERVER: 'https://as.example.com',
+      MCP_JWT_KEY_FILE: join(temp.dir, 'not-read.json'),
+      MCP_BACKEND: '127.0.0.1:3000',
+      MCP_REQUIRED_SCOPES: 'mcp:tools',
+    }).exited
+    assert.equal(run.code, 2)
+    assert.match(run.stderr, /^ {2}- MCP_REQUIRED_SCOPES is not a variable of this gateway; did you mean MCP_REQUIRED_SCOPE\?$/m)
   })
 
   test('a JWKS file holding a private key, and unreadable TLS files', async () => {
@@ -216,5 +230,104 @@ describe('serve: a valid configuration', () => {
     const run = await cli.exited
     assert.equal(run.code, 0, run.stderr)
     assert.equal(await portInUse(port), false)
+  })
+})
+
+describe('serve: the authorization server at start (issue 12 items 4 and 5)', () => {
+  let as: AuthorizationServer
+  let backend: RawBackend
+  let port: number
+  let canonical: string
+
+  before(async () => {
+    port = await reservePort()
+    canonical = `http://127.0.0.1:${port}/mcp`
+    as = await startAuthorizationServer({ resources: { [canonical]: { scope: 'mcp:read', format: 'jwt' } } })
+    backend = await startRawBackend((_req, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.end('{"jsonrpc":"2.0","id":1,"result":{}}')
+    })
+  })
+  after(async () => {
+    await backend?.close()
+    await as?.close()
+  })
+
+  const env = (extra: Record<string, string>): Record<string, string> => ({
+    MCP_LISTEN_HOST: '127.0.0.1',
+    MCP_LISTEN_PORT: String(port),
+    MCP_CANONICAL_URI: canonical,
+    MCP_BACKEND: backend.origin,
+    MCP_REQUIRED_SCOPE: 'mcp:read',
+    MCP_AUDIT_LOG: 'off',
+    ...extra,
+  })
+
+  test('the issuer alone is enough: keys are discovered (RFC 8414, then OIDC) and its tokens accepted', async () => {
+    const cli = startCli(env({ MCP_AUTHORIZATION_SERVER: as.issuer }))
+    try {
+      await waitFor(() => cli.output().stdout.includes('listening'), 'the CLI to log "listening"', 10_000)
+      const token = await as.clientCredentialsToken({ resource: canonical, scope: 'mcp:read' })
+      const call = await send(canonical, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      })
+      assert.equal(call.status, 200, call.body)
+    } finally {
+      cli.kill('SIGTERM')
+    }
+    assert.equal((await cli.exited).code, 0)
+  })
+
+  test('an issuer that differs from the published one by a trailing slash: exit 2 with the finding of `check`', async () => {
+    const run = await startCli(env({ MCP_AUTHORIZATION_SERVER: `${as.issuer}/` })).exited
+    assert.equal(run.code, 2, run.stderr)
+    assert.equal(run.stdout, '')
+    assert.match(run.stderr, /^mcp-resource-gateway: cannot start: the keys that verify tokens do not load:$/m)
+    assert.match(run.stderr, /^FAIL {2}as\.issuer .*they differ only by a trailing slash, which strict clients still reject/m)
+    assert.ok(
+      run.stderr.includes(`fix: set MCP_AUTHORIZATION_SERVER (authorizationServers[0].issuer) to "${as.issuer}" exactly`),
+      run.stderr,
+    )
+    assert.ok(!run.stderr.includes('MCP_START_WITHOUT_KEYS'), 'waiting would not help: no hint to start anyway')
+    assert.equal(await portInUse(port), false)
+  })
+
+  test('an authorization server that cannot be reached: exit 1, with every discovery URL tried and the opt-in named', async () => {
+    const down = `http://127.0.0.1:${await reservePort()}`
+    const run = await startCli(env({ MCP_AUTHORIZATION_SERVER: down })).exited
+    assert.equal(run.code, 1, run.stderr)
+    assert.match(run.stderr, /^FAIL {2}as\.metadata .*no RFC 8414 or OIDC discovery document answered \(.*oauth-authorization-server -> unreachable \(ECONNREFUSED\)/m)
+    assert.match(run.stderr, /set MCP_START_WITHOUT_KEYS=on/)
+    assert.equal(await portInUse(port), false)
+  })
+
+  test('a JWKS URL that cannot be reached: exit 1 naming it', async () => {
+    const jwks = `http://127.0.0.1:${await reservePort()}/jwks`
+    const run = await startCli(env({ MCP_AUTHORIZATION_SERVER: as.issuer, MCP_JWKS_URI: jwks })).exited
+    assert.equal(run.code, 1, run.stderr)
+    assert.match(run.stderr, new RegExp(`^FAIL {2}as\\.jwks .*the JWKS at ${jwks} is unreachable \\(ECONNREFUSED\\)`, 'm'))
+  })
+
+  test('MCP_START_WITHOUT_KEYS=on keeps the degraded start: it listens, /readyz fails, tokens get 503', async () => {
+    const down = `http://127.0.0.1:${await reservePort()}`
+    const cli = startCli(env({ MCP_AUTHORIZATION_SERVER: down, MCP_START_WITHOUT_KEYS: 'on' }))
+    try {
+      await waitFor(() => cli.output().stdout.includes('listening'), 'the CLI to log "listening"', 10_000)
+      assert.equal((await send(`http://127.0.0.1:${port}/readyz`)).status, 503)
+      // A token of that issuer (signed with a key it would never publish): no keys, so 503, not 401.
+      const keys = await createTestKeys()
+      const token = await mintJwt({ key: keys.rsa, claims: accessTokenClaims({ issuer: down, audience: canonical, scope: 'mcp:read' }) })
+      const call = await send(canonical, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      })
+      assert.equal(call.status, 503, call.body)
+    } finally {
+      cli.kill('SIGTERM')
+    }
+    assert.equal((await cli.exited).code, 0)
   })
 })

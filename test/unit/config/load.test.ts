@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { knownEnvNames } from '../../../src/config/env.js'
 import { loadConfig } from '../../../src/config/load.js'
 import type { Config } from '../../../src/config/normalize.js'
 import { ConfigError } from '../../../src/errors.js'
@@ -123,14 +124,19 @@ describe('loadConfig: each startup error names its variable', () => {
       problems: [['MCP_TLS: ', `expected 'on' or 'off' (got "yes")`]],
     },
     {
-      name: 'no key source in jwt mode',
-      env: { ...BASE, MCP_JWKS_URI: undefined },
-      problems: [['MCP_AUTH_MODE: ', 'jwt mode needs a key source: set MCP_JWT_KEY_FILE (a JWKS file), MCP_JWKS_URI, or MCP_JWT_DISCOVERY=on']],
+      name: 'no key source in jwt mode: discovery turned off, and the message names that variable',
+      env: { ...BASE, MCP_JWKS_URI: undefined, MCP_AUTH_MODE: 'jwt', MCP_JWT_DISCOVERY: 'off' },
+      problems: [
+        [
+          'MCP_JWT_DISCOVERY: ',
+          'verifying JWTs needs a key source, and discovery is off: set MCP_JWT_KEY_FILE (a JWKS file) or MCP_JWKS_URI, or turn discovery on (MCP_JWT_DISCOVERY=on)',
+        ],
+      ],
     },
     {
       name: 'an empty variable counts as unset',
-      env: { ...BASE, MCP_JWKS_URI: '' },
-      problems: [['MCP_AUTH_MODE: ', 'needs a key source']],
+      env: { ...BASE, MCP_JWKS_URI: '', MCP_JWT_DISCOVERY: 'off' },
+      problems: [['MCP_JWT_DISCOVERY: ', 'needs a key source']],
     },
     {
       name: 'MCP_REQUIRED_SCOPE not among MCP_SCOPES_SUPPORTED',
@@ -242,6 +248,7 @@ describe('loadConfig: each startup error names its variable', () => {
     const problems = await problemsOf({
       MCP_CANONICAL_URI: 'http://mcp.example.com/mcp',
       MCP_AUTHORIZATION_SERVER: 'https://as.example.com',
+      MCP_JWT_DISCOVERY: 'off',
       MCP_BACKEND: 'nope',
       MCP_TLS: 'on',
       MCP_REQUIRED_SCOPE: 'mcp:admin',
@@ -259,15 +266,15 @@ describe('loadConfig: each startup error names its variable', () => {
       ['MCP_BACKEND_TIMEOUT: ', 'expected a duration'],
       ['MCP_MAX_BODY_SIZE: ', 'expected a size'],
       ['MCP_LISTEN_PORT: ', ''],
-      ['MCP_AUTH_MODE: ', 'needs a key source'],
+      ['MCP_JWT_DISCOVERY: ', 'needs a key source'],
     ])
   })
 
   test('the missing key source is reported along with another bad setting of the same issuer', async () => {
-    const problems = await problemsOf({ ...BASE, MCP_JWKS_URI: undefined, MCP_CLOCK_SKEW: 'later' })
+    const problems = await problemsOf({ ...BASE, MCP_JWKS_URI: undefined, MCP_JWT_DISCOVERY: 'off', MCP_CLOCK_SKEW: 'later' })
     assertProblems(problems, [
       ['MCP_CLOCK_SKEW: ', 'expected a duration'],
-      ['MCP_AUTH_MODE: ', 'needs a key source'],
+      ['MCP_JWT_DISCOVERY: ', 'needs a key source'],
     ])
   })
 
@@ -427,9 +434,20 @@ describe('loadConfig: defaults and forms', () => {
     assert.equal(config.workers, 2)
   })
 
-  test('MCP_RESOLVER is accepted with a notice', async () => {
-    const config = await load({ ...BASE, MCP_RESOLVER: '8.8.8.8' })
-    assert.ok(config.notices.some((n) => n.startsWith('MCP_RESOLVER is ignored')))
+  test("nginx-mcp-resource's container variables are accepted and reported as ignored, not as warnings", async () => {
+    const config = await load({
+      ...BASE,
+      MCP_RESOLVER: '8.8.8.8',
+      MCP_SERVER_NAME: 'mcp.example.com',
+      MCP_CANONICAL_URI_JSON: '"https://mcp.example.com/mcp"',
+      MCP_REQUIRED_SCOPE_RE: 'mcp:read',
+    })
+    assert.deepEqual(
+      config.ignored.map((line) => line.split(' ')[0]),
+      ['MCP_SERVER_NAME', 'MCP_RESOLVER', 'MCP_CANONICAL_URI_JSON', 'MCP_REQUIRED_SCOPE_RE'],
+    )
+    assert.ok(config.ignored.every((line) => line.includes(' is ignored: ')))
+    assert.ok(!config.notices.some((n) => n.includes('is ignored')))
   })
 
   test('the result is frozen', async () => {
@@ -576,5 +594,32 @@ describe('loadConfig: file, then environment, then flags', () => {
     await writeFile(path, '')
     const config = await loadConfig({ env: { ...BASE, MCP_CONFIG: path } })
     assert.equal(config.resource.canonicalUri, BASE.MCP_CANONICAL_URI)
+  })
+})
+
+describe('loadConfig: unknown MCP_* variables (issue 12 item 3)', () => {
+  test('a misspelt variable is an error naming it and the nearest known one, not a gateway that requires no scope', async () => {
+    const problems = await problemsOf({ ...BASE, MCP_REQUIRED_SCOPES: 'mcp:tools' })
+    assertProblems(problems, [['MCP_REQUIRED_SCOPES ', 'is not a variable of this gateway; did you mean MCP_REQUIRED_SCOPE?']])
+  })
+
+  test('every unknown variable is reported, beside the other problems; one far from every name gets no guess', async () => {
+    const problems = await problemsOf({ ...BASE, MCP_BACKEND: 'nope', MCP_JWKS_URL: 'https://as.example.com/jwks', MCP_FROBNICATE: 'yes' })
+    assertProblems(problems, [
+      ['MCP_BACKEND: ', 'expected host:port'],
+      ['MCP_JWKS_URL ', 'did you mean MCP_JWKS_URI?'],
+      ['MCP_FROBNICATE ', 'is not a variable of this gateway; docs/configuration.md lists the variables'],
+    ])
+  })
+
+  test('names read outside the table (MCP_CONFIG, MCP_PROBE_TOKEN), empty variables and other prefixes are not unknown', async () => {
+    const config = await loadConfig({ env: { ...BASE, MCP_PROBE_TOKEN: 'x', MCP_TYPO_BUT_EMPTY: '', MCPX_OTHER: 'y', NODE_ENV: 'production' } })
+    assert.equal(config.backend.origin, 'http://127.0.0.1:3000')
+  })
+
+  test('every variable the gateway reads is known: each one alone raises no unknown-variable problem', async () => {
+    const env = Object.fromEntries(knownEnvNames().map((name) => [name, 'x']))
+    const problems = await problemsOf(env)
+    assert.deepEqual(problems.filter((p) => p.includes('is not a variable of this gateway')), [])
   })
 })

@@ -199,12 +199,15 @@ describe('createLogger redaction', () => {
 })
 
 describe('logNotices', () => {
-  test('each start-up notice is a warning', () => {
+  test('each start-up notice is a warning; an ignored variable of another program is info', () => {
     const out = memory()
-    logNotices(createLogger('info', out.stream), ['TLS is off while listening on 0.0.0.0: ...', 'MCP_RESOLVER is ignored'])
+    logNotices(createLogger('info', out.stream), {
+      notices: ['TLS is off while listening on 0.0.0.0: ...'],
+      ignored: ['MCP_RESOLVER is ignored: ...'],
+    })
     assert.deepEqual(out.lines().map((l) => [l.level, l.msg]), [
+      ['info', 'MCP_RESOLVER is ignored: ...'],
       ['warn', 'TLS is off while listening on 0.0.0.0: ...'],
-      ['warn', 'MCP_RESOLVER is ignored'],
     ])
   })
 })

@@ -156,9 +156,19 @@ describe('auto mode', () => {
     assert.equal(both.authorizationServers[0]?.introspection?.opaqueTokens, true)
   })
 
-  test('with neither it says what to configure', async () => {
-    const problems = await problemsOf(loadConfig({ env: BASE }))
-    assert.ok(problems.some((p) => p.startsWith('MCP_AUTH_MODE: jwt mode needs a key source') && p.includes('or validate tokens by introspection')), problems.join('\n'))
+  test('with neither, keys are discovered from the issuer', async () => {
+    const config = await loadConfig({ env: BASE })
+    assert.equal(config.authorizationServers[0]?.mode, 'jwt')
+    assert.equal(config.authorizationServers[0]?.discovery, true)
+  })
+
+  test('with discovery turned off too, it says what to configure without naming MCP_AUTH_MODE, which was not set', async () => {
+    const problems = await problemsOf(loadConfig({ env: { ...BASE, MCP_JWT_DISCOVERY: 'off' } }))
+    assert.ok(
+      problems.some((p) => p.startsWith('MCP_JWT_DISCOVERY: verifying JWTs needs a key source') && p.includes('or validate tokens by introspection')),
+      problems.join('\n'),
+    )
+    assert.ok(!problems.some((p) => p.includes('MCP_AUTH_MODE')), problems.join('\n'))
   })
 
   test('jwt mode ignores introspection settings, with a notice', async () => {
