@@ -22,6 +22,7 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
     'content-type': 'application/json',
     'cache-control': 'no-store',
   }
+  closeIfBodyUnread(res)
   if (error.challenges) {
     const scope = error instanceof InsufficientScope ? error.scope : challenge.scope401
     headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
@@ -39,6 +40,16 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
 }
 
 export function writeJson(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  closeIfBodyUnread(res)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
   res.end(text)
+}
+
+/**
+ * An answer written before the request body is all in (a refusal, a 404) closes the connection
+ * after it (RFC 9112 §9.6) instead of keeping it alive: keeping it would mean reading the rest of
+ * the body, which a hostile client can trickle, or never send, to hold the socket.
+ */
+export function closeIfBodyUnread(res: ServerResponse): void {
+  if (res.req?.complete === false && !res.headersSent) res.setHeader('connection', 'close')
 }
