@@ -18,6 +18,11 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
     res.destroy()
     return
   }
+  afterReadParsed(res, () => sendError(res, error, challenge))
+}
+
+function sendError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
+  if (res.headersSent) return
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
@@ -40,9 +45,21 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
 }
 
 export function writeJson(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  closeIfBodyUnread(res)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
-  res.end(text)
+  afterReadParsed(res, () => {
+    closeIfBodyUnread(res)
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+    res.end(text)
+  })
+}
+
+/**
+ * Runs `write` now, or, while the body is unread, once node has parsed the rest of the read that
+ * brought the head (it hands a request over, and runs its promise jobs, before that): so a body
+ * sent whole with its head keeps the connection alive, and only one still missing closes it.
+ */
+function afterReadParsed(res: ServerResponse, write: () => void): void {
+  if (res.req?.complete === false) setImmediate(write)
+  else write()
 }
 
 /**
