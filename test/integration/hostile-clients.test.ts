@@ -163,6 +163,24 @@ describe('a refusal written before the body is in closes the connection', () => 
     })
   }
 
+  test('issue 18: a body naming the tool twice, or not UTF-8, is a 400 and never forwarded', async () => {
+    const before = backend.requests.length
+    const bodies = [
+      [Buffer.from('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"delete_repo","name":"echo"}}'), -32600],
+      [Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo'), Buffer.from([0xff]), Buffer.from('"}}')]), -32700],
+    ] as const
+    for (const [body, code] of bodies) {
+      const response = await send(gatewayMcpUrl(gateway), {
+        method: 'POST',
+        headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}` }),
+        body,
+      })
+      assert.equal(response.status, 400, response.body)
+      assert.equal((JSON.parse(response.body) as { error: { code: number } }).error.code, code)
+    }
+    assert.equal(backend.requests.length, before)
+  })
+
   test('a refusal after the whole body keeps the connection alive', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 })
     try {
