@@ -23,33 +23,35 @@ export type JsonTextProblem = 'too_deep' | 'duplicate_member'
  * `JSON.parse`'s job, which runs after it, and a name is recognised only in well-formed text.
  */
 export function checkJsonText(body: Buffer, maxDepth: number): JsonTextProblem | undefined {
-  const length = body.length
+  // One byte per character: V8 scans and slices a one-byte string without crossing into C++.
+  const text = body.toString('latin1')
+  const length = text.length
   // Per depth: the names seen in the object open there (reused across siblings), or null in an array.
   const names: (Set<string> | null)[] = []
   let depth = 0
-  // The last byte outside strings that was not white space: a string after `{` or `,` in an
+  // The last character outside strings that was not white space: a string after `{` or `,` in an
   // object is a member name.
   let last = 0
   let nextBackslash = -1
   for (let i = 0; i < length; i++) {
-    const byte = body[i] as number
-    if (byte <= SPACE) continue
-    if (byte === QUOTE) {
+    const code = text.charCodeAt(i)
+    if (code <= SPACE) continue
+    if (code === QUOTE) {
       let end = i
       for (;;) {
-        end = body.indexOf(QUOTE, end + 1)
+        end = text.indexOf('"', end + 1)
         if (end === -1) return undefined
         let backslashes = 0
-        while (body[end - 1 - backslashes] === BACKSLASH) backslashes++
+        while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++
         if ((backslashes & 1) === 0) break
       }
       const members = depth === 0 ? null : (names[depth - 1] as Set<string> | null)
       if (members !== null && (last === OPEN_BRACE || last === COMMA)) {
         if (nextBackslash < i) {
-          nextBackslash = body.indexOf(BACKSLASH, i)
+          nextBackslash = text.indexOf('\\', i)
           if (nextBackslash === -1) nextBackslash = length
         }
-        const name = nextBackslash < end ? unescapedName(body, i, end) : body.toString('latin1', i + 1, end)
+        const name = nextBackslash < end ? unescapedName(body, i, end) : text.slice(i + 1, end)
         if (name === undefined) return undefined
         if (members.has(name)) return 'duplicate_member'
         members.add(name)
@@ -58,18 +60,18 @@ export function checkJsonText(body: Buffer, maxDepth: number): JsonTextProblem |
       last = QUOTE
       continue
     }
-    if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+    if (code === OPEN_BRACE || code === OPEN_BRACKET) {
       if (++depth > maxDepth) return 'too_deep'
-      if (byte === OPEN_BRACKET) names[depth - 1] = null
+      if (code === OPEN_BRACKET) names[depth - 1] = null
       else {
         let members = names[depth - 1]
         if (members == null) names[depth - 1] = members = new Set()
         else members.clear()
       }
-    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+    } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
       depth--
     }
-    last = byte
+    last = code
   }
   return undefined
 }
