@@ -87,6 +87,8 @@ export async function runSoak(ctx: BenchContext): Promise<void> {
     if (performance.now() >= deadline) return
     const socket = connect(Number(port), hostname, () => socket.write(`POST /mcp HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: appl`))
     stalled.add(socket)
+    // Reading, so the gateway's close (after its 408) is seen.
+    socket.resume()
     socket.on('error', () => {})
     socket.once('close', () => {
       stalled.delete(socket)
