@@ -250,8 +250,7 @@ describe('MCP_MAX_CONNECTIONS: connections without a verified token are shed fir
         const client = await rawClient(gateway.url, i % 2 === 0 ? undefined : 'POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\n')
         hostile.push(client)
       }
-      const running = gateway.running as unknown as { server: { getConnections(cb: (e: Error | null, n: number) => void): void } }
-      const open = () => new Promise<number>((resolve) => running.server.getConnections((_e, n) => resolve(n)))
+      const open = () => new Promise<number>((resolve) => gateway.running.server.getConnections((_e, n) => resolve(n)))
       await waitFor(async () => (await open()) <= 20, 'the gateway holding at most 20 connections')
       // The oldest hostile sockets went first; the ones kept are the newest.
       await waitFor(() => hostile.slice(0, 5).every((c) => c.socket.destroyed), 'the five oldest hostile sockets closed')
