@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 
-export type BenchMode = 'throughput' | 'workers' | 'memory' | 'profile'
+export type BenchMode = 'throughput' | 'workers' | 'memory' | 'profile' | 'soak'
 
 export interface BenchOptions {
   readonly mode: BenchMode
@@ -25,6 +25,8 @@ export interface BenchOptions {
   readonly only: readonly string[]
   /** Memory mode: distinct tokens to push. */
   readonly tokens: number
+  /** Soak mode: minutes of mixed traffic. */
+  readonly soakMinutes: number
   readonly out: string
   readonly verbose: boolean
 }
@@ -37,6 +39,8 @@ Modes (default: throughput table):
   --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile);
                       --only jwt-rs256-quiet: access log and audit trail off; --only policy:
                       per-tool scopes and list filtering on; --only introspection: opaque tokens
+  --soak              minutes of mixed traffic (valid, expired, forged and missing tokens, a
+                      duplicate-name body, stalled sockets): statuses, errors, RSS, a verdict
 
 Options:
   --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
@@ -59,6 +63,7 @@ Options:
                       introspection-baseline, policy, policy-baseline, direct-1c,
                       jwt-rs256-1c, jwt-rs256-1c-baseline, node-proxy-1c)
   --tokens N          memory mode: distinct tokens (default 1000000)
+  --soak-minutes N    soak mode: minutes (default 3; --quick 1)
   --out FILE          results file (default bench/results.json)
   --verbose           echo the gateway's stderr`
 
@@ -69,6 +74,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       workers: { type: 'boolean', default: false },
       memory: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      soak: { type: 'boolean', default: false },
+      'soak-minutes': { type: 'string' },
       quick: { type: 'boolean', default: false },
       duration: { type: 'string' },
       rounds: { type: 'string' },
@@ -90,7 +97,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     console.log(USAGE)
     process.exit(0)
   }
-  const modes = (['workers', 'memory', 'profile'] as const).filter((m) => values[m])
+  const modes = (['workers', 'memory', 'profile', 'soak'] as const).filter((m) => values[m])
   if (modes.length > 1) throw new Error(`choose one mode, not ${modes.map((m) => `--${m}`).join(' and ')}`)
   const loadgen = values.loadgen
   if (loadgen !== 'auto' && loadgen !== 'wrk' && loadgen !== 'autocannon') {
@@ -110,6 +117,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     baseline: values.baseline,
     only: values.only === undefined ? [] : values.only.split(',').filter((s) => s !== ''),
     tokens: positive('--tokens', values.tokens, quick ? 200_000 : 1_000_000),
+    soakMinutes: positive('--soak-minutes', values['soak-minutes'], quick ? 1 : 3),
     out: values.out ?? new URL('./results.json', import.meta.url).pathname,
     verbose: values.verbose,
   }

@@ -4,7 +4,7 @@ import { procAvailable } from './proc-stats.js'
 import { runThroughput } from './throughput.js'
 
 /**
- * `npm run bench [-- --quick | --workers | --memory | --profile]`: see bench/README.md. Everything
+ * `npm run bench [-- --quick | --workers | --memory | --profile | --soak]`: see bench/README.md. Everything
  * runs on 127.0.0.1; nothing is installed; optional tools (wrk, nginx) are used when found.
  */
 async function main(): Promise<void> {
@@ -26,6 +26,8 @@ async function main(): Promise<void> {
         return await (await import('./memory.js')).runMemory(ctx)
       case 'profile':
         return await (await import('./profile.js')).runProfile(ctx)
+      case 'soak':
+        return await (await import('./soak.js')).runSoak(ctx)
     }
   } finally {
     await ctx.close()

@@ -44,6 +44,8 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_BACKEND_TIMEOUT: 'backend.headersTimeout',
   MCP_FORWARD_COOKIES: 'backend.forwardCookies',
   MCP_MAX_BODY_SIZE: 'limits.maxBodySize',
+  MCP_REQUEST_TIMEOUT: 'limits.requestTimeout',
+  MCP_MAX_CONNECTIONS: 'limits.maxConnections',
   MCP_RATELIMIT_ENABLED: 'rateLimit.enabled',
   MCP_RATELIMIT_RATE: 'rateLimit.rate',
   MCP_RATELIMIT_BURST: 'rateLimit.burst',

@@ -124,6 +124,23 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       maxBodySize: size.prefault('1m').describe('Largest request body; beyond it, 413. Env: `MCP_MAX_BODY_SIZE`.'),
+      requestTimeout: duration
+        .prefault(30)
+        .refine((ms) => ms > 0, 'must be more than 0: a request that never ends would hold its connection')
+        .describe(
+          'Longest time to receive a whole request, head and body (never the response: SSE streams live ' +
+            'on); beyond it the connection gets 408 and is closed. Restart to change. Env: `MCP_REQUEST_TIMEOUT`.',
+        ),
+      maxConnections: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .default(768)
+        .describe(
+          'Most client connections open at once, per process; at the cap, connections that have not shown ' +
+            'a valid token are closed first. Keep it below the file-descriptor limit (docs/deployment.md). ' +
+            'Restart to change. Env: `MCP_MAX_CONNECTIONS`.',
+        ),
     })
     .prefault({}),
   tls: z

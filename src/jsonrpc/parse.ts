@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import {
   headerMismatch,
   invalidJsonRpc,
@@ -8,7 +9,7 @@ import {
   type JsonRpcId,
 } from './errors.js'
 import { decodeHeaderValue, INVALID_HEADER, singleHeader, type HeaderMap } from './header-value.js'
-import { exceedsJsonDepth } from './json-depth.js'
+import { checkJsonText } from './json-text.js'
 import type { McpMessage, McpRequest } from './mcp-request.js'
 import {
   DEFAULT_PROTOCOL_VERSION,
@@ -62,8 +63,15 @@ const LEGACY_BATCH = featuresOf('2025-03-26')
  */
 export function parseMcpRequest(options: ParseMcpRequestOptions): McpRequest {
   const { body, headers } = options
-  if (exceedsJsonDepth(body, options.maxDepth ?? 64)) {
+  // RFC 8259 §8.1: JSON text is UTF-8. Decoding would replace bad bytes with U+FFFD for the gateway
+  // while the backend reads the raw bytes its own way, so they are refused, not repaired.
+  if (!isUtf8(body)) throw jsonRpcBadRequest('invalid_body', 'Request body is not valid UTF-8', JSONRPC_PARSE_ERROR, null)
+  const problem = checkJsonText(body, options.maxDepth ?? 64)
+  if (problem === 'too_deep') {
     throw jsonRpcBadRequest('invalid_body', 'Request body nests JSON too deeply', JSONRPC_PARSE_ERROR, null)
+  }
+  if (problem === 'duplicate_member') {
+    throw invalidJsonRpc('Request body repeats a member name in an object', null)
   }
   let value: unknown
   try {

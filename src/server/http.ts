@@ -8,6 +8,7 @@ import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createVerifier, reloadVerifier } from '../token/create-verifier.js'
 import type { TokenVerifier } from '../token/principal.js'
+import { createConnectionCap, type ConnectionCap } from './connection-cap.js'
 import { drainServer } from './lifecycle.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
 import { listen, type BoundAddress } from './listen.js'
@@ -45,15 +46,18 @@ export interface StartOptions {
  * (an authorization server that is down at start makes `/readyz` fail, not the process).
  */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
-  let parts = buildParts(config, options)
+  const cap = createConnectionCap(config.limits.maxConnections)
+  let parts = buildParts(config, options, cap)
   // One listener for the server's life: a reload swaps what it calls, never the sockets.
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (config.tls.enabled) res.setHeader('strict-transport-security', HSTS)
     parts.handler(req, res)
   }
-  const server = config.tls.enabled ? createHttpsServer(secureContextOptions(config), listener) : createHttpServer(listener)
-  // Long SSE streams must not be cut by the server's own timeouts; the backend decides.
-  server.requestTimeout = 0
+  const timeouts = receiveTimeouts(config.limits.requestTimeout)
+  const server = config.tls.enabled
+    ? createHttpsServer({ ...secureContextOptions(config), ...timeouts }, listener)
+    : createHttpServer(timeouts, listener)
+  server.on('connection', cap.accept)
   server.keepAliveTimeout = 65_000
 
   let bound: BoundAddress
@@ -82,7 +86,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       // Issuers whose settings did not change keep their keys and caches; changed ones are in
       // place once their keys load (src/token/create-verifier.ts).
       const verifier = options.parts?.verifier ?? (await reloadVerifier(parts.verifier, next))
-      const fresh = buildParts(next, options, verifier)
+      const fresh = buildParts(next, options, cap, verifier)
       const old = parts
       parts = fresh
       // The forwarder's close waits for the requests (and streams) still running on the old parts.
@@ -108,7 +112,22 @@ interface Parts {
   rateLimiter: RateLimiter | undefined
 }
 
-function buildParts(config: Config, options: StartOptions, verifier = options.parts?.verifier ?? createVerifier(config)): Parts {
+/**
+ * Node bounds the time to receive a request (head and body) and stops the clock once the request
+ * is in, so a response may stream for as long as the backend keeps it open (SSE). These go to
+ * `createServer`: on Node 20, `requestTimeout` set on a created server did not take effect. Expiry
+ * is checked every `connectionsCheckingInterval` (node's default, 30 s, would double a 30 s limit).
+ */
+function receiveTimeouts(requestTimeout: number): { requestTimeout: number; connectionsCheckingInterval: number } {
+  return { requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(requestTimeout / 4))) }
+}
+
+function buildParts(
+  config: Config,
+  options: StartOptions,
+  cap: ConnectionCap,
+  verifier = options.parts?.verifier ?? createVerifier(config),
+): Parts {
   const forwarder =
     options.parts?.forwarder ??
     createForwarder({
@@ -124,6 +143,7 @@ function buildParts(config: Config, options: StartOptions, verifier = options.pa
     authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config),
     extraRoutes: options.parts?.extraRoutes,
     admit: options.parts?.admit ?? rateLimiter,
+    authenticated: (req) => cap.authenticated(req.socket),
   })
   return { verifier, forwarder, handler, rateLimiter }
 }

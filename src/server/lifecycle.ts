@@ -123,6 +123,8 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
   compare('admin.host', running.admin.host, next.admin.host)
   compare('admin.port', running.admin.port, next.admin.port)
   compare('metrics.onMainPort', running.metrics.onMainPort, next.metrics.onMainPort)
+  compare('limits.requestTimeout', running.limits.requestTimeout, next.limits.requestTimeout)
+  compare('limits.maxConnections', running.limits.maxConnections, next.limits.maxConnections)
   return changed
 }
 

@@ -10,7 +10,7 @@ import type { Principal, TokenVerifier } from '../token/principal.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import { readRequestBody } from './read-body.js'
 import { refuseRequestHead } from './request-head.js'
-import { writeError, writeJson, type ChallengeContext } from './respond.js'
+import { closeIfBodyUnread, writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
 import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
 
@@ -24,6 +24,8 @@ export interface GatewayParts {
   /** After authorization, before forwarding (rate limits); throws a `GatewayError` to refuse. */
   /** Resolves headers to add to the forwarded response (`RateLimit-*`), if any. */
   admit?: (principal: Principal, call: McpCall | undefined) => Promise<Readonly<Record<string, string>> | void>
+  /** A token verified on this request's connection (the connection cap sheds such connections last). */
+  authenticated?: (req: IncomingMessage) => void
 }
 
 /** Per-request state carried through the steps and into the decision event. */
@@ -137,6 +139,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     const token = extractBearerToken(authorizationHeader(req))
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
     exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
+    parts.authenticated?.(req)
 
     let body: Buffer | undefined
     if (req.method === 'POST') {
@@ -162,9 +165,6 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
         ? error
         : new GatewayError(500, 'internal', 'Internal error', undefined, { cause: error })
     exchange.reason = known.reason
-    // A body refused as too large would hold the keep-alive socket
-    // until the client finishes sending it; closing after the answer frees it now.
-    if (known.status === 413 && !exchange.req.complete) exchange.res.setHeader('connection', 'close')
     if (!exchange.res.headersSent) exchange.res.setHeader('x-request-id', exchange.id)
     if (!(error instanceof GatewayError) && events.notice.hasSubscribers) {
       events.notice.publish({ level: 'error', message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` })
@@ -228,6 +228,7 @@ function serveMetadata(req: IncomingMessage, res: ServerResponse, document: stri
     return
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
+    closeIfBodyUnread(res)
     res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' })
     res.end()
     return

@@ -18,10 +18,16 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
     res.destroy()
     return
   }
+  afterReadParsed(res, () => sendError(res, error, challenge))
+}
+
+function sendError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
+  if (res.headersSent) return
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
   }
+  closeIfBodyUnread(res)
   if (error.challenges) {
     const scope = error instanceof InsufficientScope ? error.scope : challenge.scope401
     headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
@@ -43,6 +49,28 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
 }
 
 export function writeJson(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
-  res.end(text)
+  afterReadParsed(res, () => {
+    closeIfBodyUnread(res)
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+    res.end(text)
+  })
+}
+
+/**
+ * Runs `write` now, or, while the body is unread, once node has parsed the rest of the read that
+ * brought the head (it hands a request over, and runs its promise jobs, before that): so a body
+ * sent whole with its head keeps the connection alive, and only one still missing closes it.
+ */
+function afterReadParsed(res: ServerResponse, write: () => void): void {
+  if (res.req?.complete === false) setImmediate(write)
+  else write()
+}
+
+/**
+ * An answer written before the request body is all in (a refusal, a 404) closes the connection
+ * after it (RFC 9112 §9.6) instead of keeping it alive: keeping it would mean reading the rest of
+ * the body, which a hostile client can trickle, or never send, to hold the socket.
+ */
+export function closeIfBodyUnread(res: ServerResponse): void {
+  if (res.req?.complete === false && !res.headersSent) res.setHeader('connection', 'close')
 }

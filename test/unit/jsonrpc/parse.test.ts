@@ -542,3 +542,66 @@ test('missing params.name on a modern tools/call is -32602, not a header mismatc
   const headers = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'x' }
   assert.throws(() => parseMcpRequest({ body, headers }), { jsonRpcCode: -32602 })
 })
+
+describe('bodies two parsers could read differently (issue 18, item 4)', () => {
+  const refusals: { name: string; body: Buffer; reason: string; code: number }[] = [
+    {
+      name: 'tools/call naming the tool twice',
+      body: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo","name":"echo","arguments":{}}}'),
+      reason: 'invalid_jsonrpc',
+      code: -32600,
+    },
+    {
+      name: 'a repeated name in the arguments',
+      body: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a","text":"b"}}}'),
+      reason: 'invalid_jsonrpc',
+      code: -32600,
+    },
+    {
+      name: 'a batch message with a repeated method',
+      body: Buffer.from('[{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"ping","params":{"name":"echo"}}]'),
+      reason: 'invalid_jsonrpc',
+      code: -32600,
+    },
+    {
+      name: 'invalid UTF-8 in a string (a lone continuation byte)',
+      body: Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo'), Buffer.from([0x80]), Buffer.from('"}}')]),
+      reason: 'invalid_body',
+      code: -32700,
+    },
+    {
+      name: 'an overlong encoding of "/"',
+      body: Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:'), Buffer.from([0xc0, 0xaf]), Buffer.from('etc"}}')]),
+      reason: 'invalid_body',
+      code: -32700,
+    },
+    {
+      name: 'a UTF-16 surrogate encoded in UTF-8',
+      body: Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping","x":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+      reason: 'invalid_body',
+      code: -32700,
+    },
+  ]
+  for (const row of refusals) {
+    test(row.name, () => {
+      assert.throws(
+        () => parseMcpRequest({ body: row.body, headers: {} }),
+        (error: unknown) => {
+          assert.ok(error instanceof GatewayError)
+          assert.equal(error.status, 400)
+          assert.equal(error.reason, row.reason)
+          assert.equal(error.jsonRpcCode, row.code)
+          return true
+        },
+      )
+    })
+  }
+
+  test('valid multi-byte UTF-8 passes', () => {
+    const request = parseMcpRequest({
+      body: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"échø","arguments":{"t":"日本 🚀"}}}'),
+      headers: {},
+    })
+    assert.equal(request.messages[0]?.target, 'échø')
+  })
+})
