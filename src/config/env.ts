@@ -59,6 +59,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_ALLOWED_ORIGINS: 'origins.allowed',
   MCP_LOG_LEVEL: 'log.level',
   MCP_AUDIT_LOG: 'audit.file',
+  MCP_AUDIT_SYNC: 'audit.sync',
   MCP_METRICS_ON_MAIN_PORT: 'metrics.onMainPort',
   MCP_ADMIN_PORT: 'admin.port',
   MCP_ADMIN_HOST: 'admin.host',

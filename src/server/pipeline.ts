@@ -35,6 +35,8 @@ class Exchange implements ForwardListener {
   /** When forwarding began: a response that closes early (client gone) still says how long the backend had it. */
   upstreamStarted: number | undefined = undefined
   forwarding: Forwarding | undefined = undefined
+  /** The decision event went out (before the answer's last bytes, or at 'close'). */
+  decided = false
 
   constructor(
     readonly req: IncomingMessage,
@@ -43,11 +45,23 @@ class Exchange implements ForwardListener {
     readonly refuse: (exchange: Exchange, error: unknown) => void,
   ) {}
 
+  /**
+   * A call the backend received is published before its answer's last bytes are written, so an
+   * audit record in a synchronous mode (MCP_AUDIT_SYNC, docs/deployment.md) is on disk before the
+   * client holds the answer, even if the gateway is killed right after.
+   */
+  completing(status: number): void {
+    emitDecision(this, status)
+  }
+
   forwarded(upstreamMs: number): void {
     this.upstreamMs = upstreamMs
   }
 
   failed(error: UpstreamError): void {
+    // The backend may have received the call: published before the 502/504, as `completing` is.
+    this.reason = error.reason
+    emitDecision(this, error.status)
     this.refuse(this, error)
   }
 
@@ -178,12 +192,14 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
 
 }
 
-function emitDecision(exchange: Exchange): void {
-  if (!events.decision.hasSubscribers) return
+/** Publishes the exchange's decision once: with `status` before the answer's last write, else at 'close'. */
+function emitDecision(exchange: Exchange, answering?: number): void {
+  if (exchange.decided || !events.decision.hasSubscribers) return
+  exchange.decided = true
   const { req, res, principal, call } = exchange
   // A client that leaves before any answer was written was neither allowed nor denied.
-  if (!res.headersSent && exchange.reason === undefined) exchange.reason = 'client_closed'
-  const status = res.headersSent ? res.statusCode : 499
+  if (answering === undefined && !res.headersSent && exchange.reason === undefined) exchange.reason = 'client_closed'
+  const status = answering ?? (res.headersSent ? res.statusCode : 499)
   const now = performance.now()
   const url = req.url ?? ''
   const query = url.indexOf('?')

@@ -142,13 +142,19 @@ describe('createAuditTrail', () => {
 
   test('stdout goes through the shared writer', () => {
     const written: string[] = []
-    const trail = createAuditTrail({ file: 'stdout', resourcePath: '/mcp', excluded: [], stdout: { write: (line: string) => written.push(line) } })
+    let flushes = 0
+    const stdout = {
+      write: (line: string) => written.push(line) > 0,
+      flushSync: () => void flushes++,
+    }
+    const trail = createAuditTrail({ file: 'stdout', resourcePath: '/mcp', excluded: [], stdout })
     try {
       events.decision.publish(decision({ requestId: 'shared' }))
     } finally {
       trail.close()
     }
     assert.equal(written.length, 1)
+    assert.equal(flushes, 1, 'sync write (the default) writes the record out at once')
     assert.ok(written[0]?.endsWith('\n'))
     assert.equal((JSON.parse(written[0] as string) as { requestId: string }).requestId, 'shared')
     events.decision.publish(decision())
