@@ -35,6 +35,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_INTROSPECT_AUTH_METHOD: 'authorizationServers.0.introspection.authMethod',
   MCP_INTROSPECT_CACHE_MAX_TTL: 'authorizationServers.0.introspection.cacheMaxTtl',
   MCP_INTROSPECT_INACTIVE_TTL: 'authorizationServers.0.introspection.inactiveCacheTtl',
+  MCP_INTROSPECT_MAX_RATE: 'authorizationServers.0.introspection.maxRate',
   MCP_REDIS_URL: 'redis.url',
   MCP_REDIS_PASSWORD_FILE: 'redis.passwordFile',
   MCP_REQUIRED_SCOPE: 'scopes.required',

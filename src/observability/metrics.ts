@@ -33,6 +33,7 @@ const AUTH_FAILURES = new Set([
   'token_lifetime',
   'inactive',
   'verifier_unavailable',
+  'introspection_capped',
 ])
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]

@@ -144,7 +144,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
 
     const token = extractBearerToken(authorizationHeader(req))
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
-    exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
+    exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token, { clientAddress: req.socket.remoteAddress }))
 
     let body: Buffer | undefined
     if (req.method === 'POST') {

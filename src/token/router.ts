@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose'
 import { InvalidToken } from '../errors.js'
-import type { Principal, TokenVerifier } from './principal.js'
+import type { Principal, TokenVerifier, VerifyContext } from './principal.js'
 import { TokenCache } from './verified-cache.js'
 
 export interface TokenRouterOptions {
@@ -56,9 +56,9 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
       if (cache.size === 0 || token.indexOf('.') === -1) return undefined
       return cache.get(TokenCache.key(token))
     },
-    async verify(token: string): Promise<Principal> {
+    async verify(token: string, context?: VerifyContext): Promise<Principal> {
       if (!JWS_COMPACT.test(token) || options.jwt.size === 0) {
-        if (options.opaque !== undefined) return options.opaque.verify(token)
+        if (options.opaque !== undefined) return options.opaque.verify(token, context)
         throw new InvalidToken('malformed_token', 'The token is malformed')
       }
       const key = TokenCache.key(token)
@@ -66,7 +66,7 @@ export function createTokenRouter(options: TokenRouterOptions): TokenVerifier & 
       const cached = cache.get(key)
       if (cached !== undefined) return cached
       const verifier = pickJwtVerifier(token)
-      const principal = await verifier.verify(token)
+      const principal = await verifier.verify(token, context)
       if (!uncached.has(verifier) && verifier !== options.opaque) cache.set(key, principal, principal.expiresAt * 1000)
       return principal
     },

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { Agent } from 'undici'
 import { stringify } from 'yaml'
 import { loadConfig } from '../../src/config/load.js'
 import { startGateway, type RunningGateway } from '../../src/server/http.js'
@@ -302,5 +303,49 @@ describe('Redis store shared by two gateways', () => {
     assert.ok(!key.includes(token), 'the key never holds the token')
     const ttl = await redis.pttl(key)
     assert.ok(ttl > 0 && ttl <= 60_000, `entry lives at most the max TTL (pttl ${ttl})`)
+  })
+})
+
+describe('introspection calls are capped (MCP_INTROSPECT_MAX_RATE)', () => {
+  test('a flood of random tokens reaches the AS at most per client and in total; past it 503 + Retry-After; cached answers never count', async () => {
+    const gateway = await startIntrospectingGateway({ MCP_INTROSPECT_MAX_RATE: '5,8' })
+    const known = await opaqueToken()
+    assert.equal((await callMcp(gateway, known)).status, 200)
+
+    // Two client addresses on loopback: 127.0.0.1 (fetch's default) and 127.0.0.2.
+    const second = new Agent({ connect: { localAddress: '127.0.0.2' } })
+    const flood = (dispatcher?: Agent) =>
+      fetch(`${gateway.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer opaque-${randomUUID()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        ...(dispatcher === undefined ? {} : { dispatcher }),
+      } as RequestInit)
+    try {
+      const before = introspections()
+      const first = await Promise.all(Array.from({ length: 20 }, () => flood()))
+      const statuses = first.map((r) => r.status)
+      // One call was spent on `known`; the bucket refills at 5/s while the flood runs.
+      assert.ok(statuses.filter((s) => s === 401).length <= 6, `per client: ${statuses.join(' ')}`)
+      const capped = first.filter((r) => r.status === 503)
+      assert.ok(capped.length >= 14, `per client: ${statuses.join(' ')}`)
+      for (const r of capped) {
+        assert.ok(Number(r.headers.get('retry-after')) >= 1)
+        assert.equal(r.headers.get('www-authenticate'), null)
+        assert.equal(((await r.json()) as { error: string }).error, 'introspection_capped')
+      }
+      // A known token is served from the cache while the cap holds: it costs no call.
+      assert.equal((await callMcp(gateway, known)).status, 200)
+
+      // Another address has a bucket of its own, but the total (8/s) is nearly spent.
+      const other = await Promise.all(Array.from({ length: 10 }, () => flood(second)))
+      const otherStatuses = other.map((r) => r.status)
+      assert.ok(otherStatuses.filter((s) => s === 401).length >= 1, `other client: ${otherStatuses.join(' ')}`)
+      assert.ok(otherStatuses.filter((s) => s === 503).length >= 5, `other client: ${otherStatuses.join(' ')}`)
+      await Promise.all(other.map((r) => r.arrayBuffer()))
+      assert.ok(introspections() - before <= 10, `${introspections() - before} introspection calls for 30 random tokens`)
+    } finally {
+      await second.close()
+    }
   })
 })
