@@ -323,27 +323,30 @@ describe('introspection calls are capped (MCP_INTROSPECT_MAX_RATE)', () => {
       } as RequestInit)
     try {
       const before = introspections()
+      const started = performance.now()
+      // Another address first: a bucket of its own, drawing on the total.
+      const other = await Promise.all(Array.from({ length: 3 }, () => flood(second)))
+      assert.deepEqual(other.map((r) => r.status), [401, 401, 401])
       const first = await Promise.all(Array.from({ length: 20 }, () => flood()))
       const statuses = first.map((r) => r.status)
-      // One call was spent on `known`; the bucket refills at 5/s while the flood runs.
-      assert.ok(statuses.filter((s) => s === 401).length <= 6, `per client: ${statuses.join(' ')}`)
+      // Buckets refill while the requests run (5/s per client, 8/s in total): the bounds allow it.
+      const refill = (rate: number) => Math.ceil((rate * (performance.now() - started)) / 1000)
       const capped = first.filter((r) => r.status === 503)
-      assert.ok(capped.length >= 14, `per client: ${statuses.join(' ')}`)
+      assert.ok(capped.length >= 1, statuses.join(' '))
+      assert.ok(statuses.filter((s) => s === 401).length <= 5 + refill(5), `per client: ${statuses.join(' ')}`)
       for (const r of capped) {
         assert.ok(Number(r.headers.get('retry-after')) >= 1)
         assert.equal(r.headers.get('www-authenticate'), null)
         assert.equal(((await r.json()) as { error: string }).error, 'introspection_capped')
       }
+      // In total: 8 per second for every address together (one went to `known` before).
+      const calls = introspections() - before
+      assert.ok(calls <= 8 + refill(8), `${calls} introspection calls for 23 random tokens`)
       // A known token is served from the cache while the cap holds: it costs no call.
       assert.equal((await callMcp(gateway, known)).status, 200)
-
-      // Another address has a bucket of its own, but the total (8/s) is nearly spent.
-      const other = await Promise.all(Array.from({ length: 10 }, () => flood(second)))
-      const otherStatuses = other.map((r) => r.status)
-      assert.ok(otherStatuses.filter((s) => s === 401).length >= 1, `other client: ${otherStatuses.join(' ')}`)
-      assert.ok(otherStatuses.filter((s) => s === 503).length >= 5, `other client: ${otherStatuses.join(' ')}`)
+      assert.equal(introspections() - before, calls)
+      await Promise.all(first.map((r) => (r.bodyUsed ? undefined : r.arrayBuffer())))
       await Promise.all(other.map((r) => r.arrayBuffer()))
-      assert.ok(introspections() - before <= 10, `${introspections() - before} introspection calls for 30 random tokens`)
     } finally {
       await second.close()
     }
