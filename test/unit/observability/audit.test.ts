@@ -1,5 +1,6 @@
-import { test, describe } from 'node:test'
+import { test, describe, mock } from 'node:test'
 import assert from 'node:assert/strict'
+import fs, { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -132,6 +133,25 @@ describe('createAuditTrail', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  for (const [sync, written] of [['write', 1], ['fsync', 1], ['none', 0]] as const) {
+    test(`MCP_AUDIT_SYNC=${sync}: the record is ${written === 1 ? 'in the file when publish returns' : 'buffered until the flush'}`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'audit-sync-'))
+      const file = join(dir, 'audit.jsonl')
+      const trail = createAuditTrail({ file, sync, resourcePath: '/mcp', excluded: [] })
+      const fsyncs = mock.method(fs, 'fsyncSync')
+      try {
+        events.decision.publish(decision({ requestId: `sync-${sync}` }))
+        // Read at once, synchronously: no timer of the writer has had a chance to run.
+        assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length, written)
+        assert.equal(fsyncs.mock.callCount(), sync === 'fsync' ? 1 : 0)
+      } finally {
+        fsyncs.mock.restore()
+        trail.close()
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+  }
 
   test('off writes nothing and stays unsubscribed', () => {
     const before = events.decision.hasSubscribers
