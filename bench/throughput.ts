@@ -107,6 +107,32 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     })
   }
 
+  // MCP_AUDIT_SYNC: the audit trail in a file of the run's folder, once per durability mode, so the
+  // cost of writing (write) and flushing to disk (fsync) each record before its answer is a number.
+  for (const mode of ['none', 'write', 'fsync'] as const) {
+    const id = `audit-${mode}`
+    const audited = await tryGateway(`gateway-${id}`, {
+      ...launch,
+      env: { ...env, MCP_AUDIT_LOG: join(ctx.dir, `${id}.jsonl`), MCP_AUDIT_SYNC: mode },
+    })
+    if (!audited.ok) {
+      skipped.push({ id, label: `gateway JWT RS256, audit file sync=${mode}`, reason: `refused: ${audited.reason}` })
+      continue
+    }
+    const a = audited.value
+    ctx.defer(() => a.child.stop())
+    scenarios.push({
+      id,
+      label: `gateway JWT RS256, audit file sync=${mode}`,
+      kind: 'throughput',
+      connections: thr,
+      origin: a.url,
+      targetPid: a.child.pid,
+      requests: mcpRequests(mintTokens(keys.rs256, `${a.url}/mcp`, TOKEN_SET_SIZE)),
+      note: `MCP_AUDIT_LOG=<file> MCP_AUDIT_SYNC=${mode}`,
+    })
+  }
+
   // MCP_WORKER_PROCESSES=2: the same JWT gateway as two cluster workers behind one port. CPU is
   // the whole process tree's (primary and workers), so the row's µs/request compares with the rest.
   const twoWorkers = await tryGateway('gateway-2w', { ...launch, env: { ...env, MCP_WORKER_PROCESSES: '2' } })

@@ -37,6 +37,7 @@ export type FailureReason =
   | 'duplicate_host'
   | 'invalid_origin'
   | 'verifier_unavailable'
+  | 'introspection_capped'
   | 'upstream_unreachable'
   | 'upstream_timeout'
   | 'upstream_reset'
@@ -150,6 +151,16 @@ export class ForbiddenOrigin extends GatewayError {
 export class VerifierUnavailable extends GatewayError {
   constructor(description = 'Token verification is temporarily unavailable', cause?: unknown, retryAfter = 5) {
     super(503, 'verifier_unavailable', description, undefined, { cause, retryAfter })
+  }
+}
+
+/**
+ * 503: the token is unknown here and the calls to the introspection endpoint have reached their
+ * cap (`MCP_INTROSPECT_MAX_RATE`); the token is neither accepted nor refused, so no challenge.
+ */
+export class IntrospectionCapped extends GatewayError {
+  constructor(retryAfter: number) {
+    super(503, 'introspection_capped', 'Token introspection is busy, retry later', undefined, { retryAfter })
   }
 }
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { ConfigError } from '../errors.js'
-import { ENV_KEYS } from '../config/env.js'
 import { serve } from './serve.js'
 
 const USAGE = `mcp-resource-gateway: an OAuth 2.1 Resource Server in front of an MCP server
 
 Usage:
   mcp-resource-gateway serve [--config FILE] [--port N] [--host H] [--backend URL] [--strict]
-  mcp-resource-gateway start     serve when configured, else run the local demo
+  mcp-resource-gateway start [--port N] [--as-port N] [--backend-port N]
+                                 serve when configured, else run the local demo on those ports
   mcp-resource-gateway check [--config FILE] [--strict] [--json]
                                  validate the configuration and the live authorization server
   mcp-resource-gateway probe <URL> [--token T] [--json]
@@ -27,8 +27,7 @@ async function main(argv: string[]): Promise<number> {
     case 'probe':
       return (await import('./probe.js')).probe(rest)
     case 'start':
-      if (isConfigured(rest)) return serve(rest)
-      return (await import('../demo/main.js')).runDemoUntilSignal()
+      return (await import('./start.js')).start(rest)
     case '--version':
     case '-v': {
       const { createRequire } = await import('node:module')
@@ -45,12 +44,6 @@ async function main(argv: string[]): Promise<number> {
       console.error(`unknown command "${command}"\n\n${USAGE}`)
       return 2
   }
-}
-
-/** `npm start` serves a real configuration when one is given and runs the demo otherwise. */
-function isConfigured(argv: readonly string[]): boolean {
-  if (argv.includes('--config') || argv.includes('-c') || process.env.MCP_CONFIG) return true
-  return Object.keys(ENV_KEYS).some((name) => process.env[name] !== undefined && process.env[name] !== '')
 }
 
 main(process.argv.slice(2)).then(

@@ -255,7 +255,7 @@ function warnRestartOnly(logger: { warn(obj: object, msg: string): void }, runni
 }
 
 function startAudit(config: Config, stdout: LineWriter): AuditTrail {
-  return createAuditTrail({ ...mcpCallPaths(config), file: config.audit.file, stdout })
+  return createAuditTrail({ ...mcpCallPaths(config), file: config.audit.file, sync: config.audit.sync, stdout })
 }
 
 function listenHint(error: unknown, listen: { host: string; port?: number | undefined }, variable: string): string {

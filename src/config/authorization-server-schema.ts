@@ -59,6 +59,23 @@ export const introspectionSchema = z.strictObject({
         'in front of that cache. With `redis.url` the answers live in Redis; each process still keeps this many ' +
         'checked tokens, each only until its answer in Redis ends.',
     ),
+  maxRate: z
+    .preprocess(
+      // The environment's form: `<per client>,<total>`, e.g. `50,500`.
+      (v) => (typeof v === 'string' && /^\s*\d+\s*,\s*\d+\s*$/.test(v) ? { perClient: v.split(',')[0]?.trim(), total: v.split(',')[1]?.trim() } : v),
+      z.strictObject({
+        perClient: z.coerce.number().int().min(0).default(50).describe('Calls per second from one client address; 0: no cap.'),
+        total: z.coerce.number().int().min(0).default(500).describe('Calls per second from all clients together; 0: no cap.'),
+      }),
+    )
+    .prefault({})
+    .describe(
+      'Most calls per second to the introspection endpoint, `{ perClient, total }` (env: `<per client>,<total>`), ' +
+        'so a flood of random tokens is not relayed to the authorization server; past either, 503 with ' +
+        '`Retry-After` (`introspection_capped`). Cached answers never count. Counted in memory, per gateway ' +
+        'process; the client address is the TCP peer (behind a load balancer: the balancer). ' +
+        'Env: `MCP_INTROSPECT_MAX_RATE` (default `50,500`).',
+    ),
   opaqueTokens: z
     .boolean()
     .optional()

@@ -185,6 +185,16 @@ export const configSchema = z.strictObject({
           'Where the audit trail (one JSON record per MCP call) goes: `stdout`, a file path (appended, ' +
             'reopened on SIGHUP for log rotation), or `off`. Env: `MCP_AUDIT_LOG`.',
         ),
+      sync: z
+        .enum(['none', 'write', 'fsync'])
+        .default('write')
+        .describe(
+          'When a record leaves the process. `write`: each record is written (write(2)) before the answer of its ' +
+            "call is complete, so it survives the gateway's crash or `kill -9`. `fsync`: also flushed to disk " +
+            '(fsync(2), files only), so it survives the machine losing power. `none`: buffered with the logs ' +
+            '(out within 50 ms); a crash loses the last records. The cost of each is in bench/README.md. ' +
+            'Env: `MCP_AUDIT_SYNC`.',
+        ),
       includeArguments: z
         .literal(false, { message: 'is not implemented: audit records never hold argument values' })
         .default(false)

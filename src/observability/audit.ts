@@ -1,7 +1,7 @@
 import { targetFields, targetKind } from './call-target.js'
 import { events, type DecisionEvent } from './events.js'
 import { isoTime, numberMember, stringMember } from './json-line.js'
-import { createLineWriter } from './line-writer.js'
+import { createLineWriter, type LineWriter } from './line-writer.js'
 
 /**
  * One decision per MCP call, for compliance ("all tool invocations logged with the authenticated
@@ -98,15 +98,20 @@ export function createMcpCallFilter(options: McpPathOptions): (e: DecisionEvent)
     (e.path === base || e.path === options.resourcePath || (e.path.startsWith(base) && e.path[base.length] === '/'))
 }
 
+/** When a record leaves the process (`audit.sync`, `MCP_AUDIT_SYNC`). */
+export type AuditSync = 'none' | 'write' | 'fsync'
+
 export interface AuditTrailOptions extends McpPathOptions {
   /** `stdout`, `off`, or a file path (appended, created with its directory). */
   file: string
+  /** Default `write`. `fsync` applies to a file; stdout (a pipe or a terminal) is written only. */
+  sync?: AuditSync
   /**
    * The process's stdout writer, shared with the logger (src/cli/serve.ts): the lines of both go
    * out in the same writes, and two buffered writers on one pipe could interleave a long write
    * mid-line. Default: a writer of its own on descriptor 1.
    */
-  stdout?: { write(line: string): unknown }
+  stdout?: Pick<LineWriter, 'write' | 'flushSync'>
 }
 
 export interface AuditTrail {
@@ -117,7 +122,10 @@ export interface AuditTrail {
 }
 
 /**
- * Subscribes the audit trail to decision events and writes one JSON line per MCP call, buffered
+ * Subscribes the audit trail to decision events and writes one JSON line per MCP call. In `write`
+ * and `fsync` modes the line (and whatever the writer held before it) goes out at once: the
+ * pipeline publishes a forwarded call's decision before the answer's last bytes, so the record is
+ * in the kernel (or on disk) before the client holds the answer. In `none` it is buffered
  * (src/observability/line-writer.ts: out within 50 ms, and on close, reload and exit). The file is
  * opened here, so a path that cannot be written is an error at start; it is appended to
  * (O_APPEND), so several workers may share it.
@@ -126,11 +134,15 @@ export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
   if (options.file === 'off') return { reopen() {}, close() {} }
   const toStdout = options.file === 'stdout' || options.file === '-'
   const own = toStdout ? (options.stdout === undefined ? createLineWriter({ fd: 1 }) : undefined) : createLineWriter({ path: options.file })
-  const out = own ?? (options.stdout as { write(line: string): unknown })
+  const out = own ?? (options.stdout as Pick<LineWriter, 'write' | 'flushSync'>)
+  const sync = options.sync ?? 'write'
   const isCall = createMcpCallFilter(options)
   const onDecision = (message: unknown) => {
     const e = message as DecisionEvent
-    if (isCall(e)) out.write(auditLine(e))
+    if (!isCall(e)) return
+    out.write(auditLine(e))
+    if (sync === 'fsync' && own !== undefined) own.fsyncSync()
+    else if (sync !== 'none') out.flushSync()
   }
   events.decision.subscribe(onDecision)
   return {

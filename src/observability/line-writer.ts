@@ -19,6 +19,8 @@ export interface LineWriter {
   write(lines: string): boolean
   /** Writes out everything buffered, now. */
   flushSync(): void
+  /** Writes out everything buffered and, for a file, waits until it is on disk (fsync(2)). */
+  fsyncSync(): void
   /** pino's `logger.flush(cb)`: the same, then the callback. */
   flush(callback?: (error?: Error) => void): void
   /** A file writer reopens its path (after logrotate moved the file); nothing for a descriptor. */
@@ -175,6 +177,15 @@ export function createLineWriter(options: LineWriterOptions): LineWriter {
     },
     flushSync() {
       flushNow(true)
+    },
+    fsyncSync() {
+      flushNow(true)
+      if (path === undefined || ended) return
+      try {
+        fs.fsyncSync(fd)
+      } catch (error) {
+        report(error as Error)
+      }
     },
     flush(callback) {
       flushNow(true)

@@ -34,6 +34,7 @@ const AUTH_FAILURES = new Set([
   'token_lifetime',
   'inactive',
   'verifier_unavailable',
+  'introspection_capped',
 ])
 
 /** Reasons that say how the backend, not the gateway, ended a forwarded request. */

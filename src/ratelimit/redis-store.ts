@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis'
-import { events, type NoticeEvent } from '../observability/events.js'
+import { createOutageNotices } from '../observability/outage-notices.js'
 import type { AlgorithmName, Verdict } from './algorithms.js'
 import { SCRIPTS } from './redis-scripts.js'
 import { StoreUnavailable, type LimitCheck, type RateLimitStore } from './store.js'
@@ -22,9 +22,6 @@ export interface RedisStoreOptions {
   /** Tests only: a fake clock sent to the script instead of Redis TIME. */
   now?: () => number
 }
-
-/** At most one "unreachable" notice per this many ms: an outage must not flood the log. */
-const NOTICE_INTERVAL_MS = 30_000
 
 /**
  * Counters in Redis, shared by every gateway process that points at it. The connection fails
@@ -53,26 +50,12 @@ export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
     ...args: (string | number)[]
   ) => Promise<unknown>
 
-  let down = false
-  let lastNotice = 0
   const where = `${address.host}:${address.port}`
-  function notice(level: NoticeEvent['level'], message: string): void {
-    if (events.notice.hasSubscribers) events.notice.publish({ level, message } satisfies NoticeEvent)
-  }
-  redis.on('error', (error: Error) => {
-    down = true
-    const now = Date.now()
-    if (now - lastNotice < NOTICE_INTERVAL_MS) return
-    lastNotice = now
-    // ioredis messages name the address and the errno, never the password.
-    notice('warn', `rate-limit Redis at ${where} unreachable: ${error.message}`)
-  })
-  redis.on('ready', () => {
-    if (!down) return
-    down = false
-    lastNotice = 0
-    notice('info', `rate-limit Redis at ${where} reachable again`)
-  })
+  // Once per outage, whether the connection closed or stalled; ioredis messages name the address
+  // and the errno, never the password.
+  const outage = createOutageNotices(`rate-limit Redis at ${where}`)
+  redis.on('error', (error: Error) => outage.failed(error.message))
+  redis.on('ready', () => outage.answered())
 
   return {
     kind: 'redis',
@@ -87,8 +70,11 @@ export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
         // A Redis error reply (script fault, NOAUTH, WRONGTYPE) is a setup fault, not an outage:
         // it is rethrown as is so the limiter fails closed whatever `onError` says.
         if ((error as Error).name === 'ReplyError') throw error
+        // A hung Redis (connected, never replying) emits no 'error': the timeout is the outage.
+        outage.failed((error as Error).message)
         throw new StoreUnavailable(`rate-limit Redis at ${where} unavailable`, { cause: error })
       }
+      outage.answered()
       return parseReply(reply, checks.length)
     },
     async close() {

@@ -38,6 +38,8 @@ class Exchange implements ForwardListener {
   /** When forwarding began: a response that closes early (client gone) still says how long the backend had it. */
   upstreamStarted: number | undefined = undefined
   forwarding: Forwarding | undefined = undefined
+  /** The decision event went out (before the answer's last bytes, or at 'close'). */
+  decided = false
 
   constructor(
     readonly req: IncomingMessage,
@@ -46,12 +48,25 @@ class Exchange implements ForwardListener {
     readonly refuse: (exchange: Exchange, error: unknown) => void,
   ) {}
 
+  /**
+   * A call the backend received is published before its answer's last bytes are written, so an
+   * audit record in a synchronous mode (MCP_AUDIT_SYNC, docs/deployment.md) is on disk before the
+   * client holds the answer, even if the gateway is killed right after.
+   */
+  completing(status: number, outcome: ForwardOutcome | undefined): void {
+    if (outcome !== undefined) this.reason = outcome
+    emitDecision(this, status)
+  }
+
   forwarded(upstreamMs: number, outcome: ForwardOutcome | undefined): void {
     this.upstreamMs = upstreamMs
     if (outcome !== undefined) this.reason = outcome
   }
 
   failed(error: UpstreamError): void {
+    // The backend may have received the call: published before the 502/504, as `completing` is.
+    this.reason = error.reason
+    emitDecision(this, error.status)
     this.refuse(this, error)
   }
 
@@ -138,7 +153,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     checkTokenOnlyInHeader(req.url ?? '/', req.headers['content-type'])
     const token = extractBearerToken(authorizationHeader(req))
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
-    exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
+    exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token, { clientAddress: req.socket.remoteAddress }))
     parts.authenticated?.(req)
 
     let body: Buffer | undefined
@@ -185,12 +200,14 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
 /** Responses the backend broke off after their headers: their status is the backend's, yet no answer. */
 const BROKEN_OFF: ReadonlySet<FailureReason> = new Set(['upstream_reset', 'upstream_timeout'])
 
-function emitDecision(exchange: Exchange): void {
-  if (!events.decision.hasSubscribers) return
+/** Publishes the exchange's decision once: with `status` before the answer's last write, else at 'close'. */
+function emitDecision(exchange: Exchange, answering?: number): void {
+  if (exchange.decided || !events.decision.hasSubscribers) return
+  exchange.decided = true
   const { req, res, principal, call } = exchange
   // A client that leaves before any answer was written was neither allowed nor denied.
-  if (!res.headersSent && exchange.reason === undefined) exchange.reason = 'client_closed'
-  const status = res.headersSent ? res.statusCode : 499
+  if (answering === undefined && !res.headersSent && exchange.reason === undefined) exchange.reason = 'client_closed'
+  const status = answering ?? (res.headersSent ? res.statusCode : 499)
   const now = performance.now()
   const url = req.url ?? ''
   const query = url.indexOf('?')

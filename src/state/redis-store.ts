@@ -1,10 +1,7 @@
 import { Redis } from 'ioredis'
-import { events } from '../observability/events.js'
+import { createOutageNotices } from '../observability/outage-notices.js'
 import type { RedisConfig } from './redis-config.js'
 import type { StateStore } from './store.js'
-
-/** Connection errors repeat while Redis is down; one notice per this many milliseconds is enough. */
-const NOTICE_INTERVAL_MS = 30_000
 
 /**
  * The shared store: every gateway pointed at one Redis reads the entries the others wrote. Each
@@ -22,15 +19,22 @@ export function createRedisStore(config: RedisConfig): StateStore {
     // Reconnect with a capped backoff for as long as the gateway runs.
     retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
   })
-  let lastNotice = 0
   // Without a listener ioredis prints every connection error itself; the message names the host and
-  // errno, never the password.
-  client.on('error', (error: Error) => {
-    const now = Date.now()
-    if (now - lastNotice < NOTICE_INTERVAL_MS || !events.notice.hasSubscribers) return
-    lastNotice = now
-    events.notice.publish({ level: 'warn', message: `redis at ${config.url}: ${error.message}` })
-  })
+  // errno, never the password. Logged once per outage, closed or stalled alike.
+  const outage = createOutageNotices(`redis at ${config.url}`)
+  client.on('error', (error: Error) => outage.failed(error.message))
+  client.on('ready', () => outage.answered())
+  /** A hung Redis (connected, never replying) emits no 'error': a command's timeout is the outage. */
+  const observe = async <T>(command: Promise<T>): Promise<T> => {
+    try {
+      const result = await command
+      outage.answered()
+      return result
+    } catch (error) {
+      if ((error as Error).name !== 'ReplyError') outage.failed((error as Error).message)
+      throw error
+    }
+  }
 
   // While a lost connection is being re-established, fail at once: waiting out `commandTimeout`
   // would add that delay to every request during an outage. The first connection is waited for.
@@ -43,12 +47,12 @@ export function createRedisStore(config: RedisConfig): StateStore {
   return {
     async get(key) {
       available()
-      return (await client.get(key)) ?? undefined
+      return (await observe(client.get(key))) ?? undefined
     },
     async set(key, value, ttlMs) {
       if (ttlMs <= 0) return
       available()
-      await client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)))
+      await observe(client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs))))
     },
     async close() {
       try {

@@ -15,6 +15,8 @@ export interface ResolvedIntrospection {
   /** Milliseconds. */
   readonly inactiveCacheTtl: number
   readonly cacheSize: number
+  /** Calls per second to the endpoint, per client address and in total (0: no cap). */
+  readonly maxRate: { readonly perClient: number; readonly total: number }
   /** Tokens that are not JWTs go to this issuer. */
   readonly opaqueTokens: boolean
 }
@@ -69,6 +71,7 @@ export function resolveIntrospection(
     cacheMaxTtl: settings.cacheMaxTtl,
     inactiveCacheTtl: settings.inactiveCacheTtl,
     cacheSize: settings.cacheSize,
+    maxRate: settings.maxRate,
     // Settled across issuers by `assignOpaqueTokens`.
     opaqueTokens: false,
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
 import { isLoopbackHost } from '../config/loopback.js'
-import { VerifierUnavailable } from '../errors.js'
+import { IntrospectionCapped, VerifierUnavailable } from '../errors.js'
 import { events, type IntrospectionEvent } from '../observability/events.js'
 import type { StateStore } from '../state/store.js'
 import { createAudienceCheck } from './audience.js'
@@ -17,7 +17,8 @@ import {
   type StoredAnswer,
 } from './introspection-answer.js'
 import { createIntrospectionClient } from './introspection-client.js'
-import type { Principal, TokenVerifier } from './principal.js'
+import { createIntrospectionCap } from './introspection-cap.js'
+import type { Principal, TokenVerifier, VerifyContext } from './principal.js'
 import { TokenCache } from './verified-cache.js'
 
 export interface IntrospectionVerifierOptions {
@@ -51,7 +52,8 @@ const DISCOVERY_RETRY_MS = 5_000
  * on every use, inactive ones for as briefly as before.
  *
  * An endpoint that cannot answer (unreachable, timeout, non-200, not JSON, no `active`) is a 503
- * with `Retry-After`, never a 401 nor a pass; cached answers keep serving meanwhile.
+ * with `Retry-After`, never a 401 nor a pass; cached answers keep serving meanwhile. Calls past
+ * `maxRate` (per client address, in total) are a 503 with `Retry-After` too, and never made.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
@@ -80,6 +82,7 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
   const inflight = new Map<string, Promise<StoredAnswer>>()
   // Per issuer (one verifier each), so a principal is never served for another issuer's token.
   const principals = new TokenCache<Principal>(settings.cacheSize)
+  const cap = createIntrospectionCap({ ...settings.maxRate, now })
 
   let endpoint = settings.endpoint
   let discovering: Promise<string> | undefined
@@ -164,16 +167,22 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
     return { answer, until: answeredAt + ttl }
   }
 
-  function introspectOnce(key: string, token: string): Promise<StoredAnswer> {
+  /** A call shared with a request already waiting costs nothing; a new one counts toward the cap. */
+  function introspectOnce(key: string, token: string, context: VerifyContext | undefined): Promise<StoredAnswer> {
     const pending = inflight.get(key)
     if (pending !== undefined) return pending
+    const retryAfter = cap.take(context?.clientAddress)
+    if (retryAfter !== undefined) {
+      notify('cap', `introspection calls to ${as.issuer} capped (MCP_INTROSPECT_MAX_RATE): answering 503`)
+      throw new IntrospectionCapped(retryAfter)
+    }
     const flight = askAuthorizationServer(key, token).finally(() => inflight.delete(key))
     inflight.set(key, flight)
     return flight
   }
 
   return {
-    async verify(token: string): Promise<Principal> {
+    async verify(token: string, context?: VerifyContext): Promise<Principal> {
       const hash = TokenCache.key(token)
       const known = principals.get(hash, now())
       if (known !== undefined) {
@@ -181,7 +190,7 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
         return known
       }
       const key = keyPrefix + hash
-      const { answer, until } = (await cachedAnswer(key)) ?? (await introspectOnce(key, token))
+      const { answer, until } = (await cachedAnswer(key)) ?? (await introspectOnce(key, token, context))
       const nowMs = now()
       const nowSeconds = nowMs / 1000
       const fallbackExpiresAt = Math.floor(nowSeconds) + Math.max(1, Math.ceil(settings.cacheMaxTtl / 1000))

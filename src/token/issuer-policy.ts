@@ -19,7 +19,7 @@ export function withIssuerPolicy(verifier: TokenVerifier, policy: IssuerPolicy):
   if (plain) return verifier
   // `verifyCached` is not carried over: an answer served at once would skip the policy.
   const { verifyCached: _skipped, ...rest } = verifier
-  return { ...rest, verify: async (token) => applyIssuerPolicy(await verifier.verify(token), policy) }
+  return { ...rest, verify: async (token, context) => applyIssuerPolicy(await verifier.verify(token, context), policy) }
 }
 
 /**

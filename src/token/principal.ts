@@ -16,8 +16,14 @@ export interface Principal {
 }
 
 /** Turns a bearer token into a principal, or throws a `GatewayError` (401/503). */
+/** What a verifier may know of the request besides its token. */
+export interface VerifyContext {
+  /** The TCP peer's address: introspection calls are capped per client (`MCP_INTROSPECT_MAX_RATE`). */
+  clientAddress?: string | undefined
+}
+
 export interface TokenVerifier {
-  verify(token: string): Promise<Principal>
+  verify(token: string, context?: VerifyContext): Promise<Principal>
   /**
    * The principal of a token this verifier has already verified and still holds as valid (a cache
    * hit), at once; `undefined` when only `verify` can tell. Saves a request the promise round trip.

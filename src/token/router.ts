@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { InvalidToken } from '../errors.js'
-import type { Principal, TokenVerifier } from './principal.js'
+import type { Principal, TokenVerifier, VerifyContext } from './principal.js'
 import { TokenCache } from './verified-cache.js'
 
 export interface TokenRouterOptions {
@@ -82,9 +82,9 @@ export function createTokenRouter(
       if (cache.size === 0 || token.indexOf('.') === -1) return undefined
       return cache.get(TokenCache.key(token))?.principal
     },
-    async verify(token: string): Promise<Principal> {
+    async verify(token: string, context?: VerifyContext): Promise<Principal> {
       if (!JWS_COMPACT.test(token) || options.jwt.size === 0) {
-        if (options.opaque !== undefined) return options.opaque.verify(token)
+        if (options.opaque !== undefined) return options.opaque.verify(token, context)
         throw new InvalidToken('malformed_token', 'The token is malformed')
       }
       const key = TokenCache.key(token)
@@ -92,7 +92,7 @@ export function createTokenRouter(
       const cached = cache.get(key)
       if (cached !== undefined) return cached.principal
       const verifier = pickJwtVerifier(token)
-      const principal = await verifier.verify(token)
+      const principal = await verifier.verify(token, context)
       if (!uncached.has(verifier) && verifier !== options.opaque) {
         const kid = decodeProtectedHeader(token).kid
         cache.set(key, { principal, verifier, kid: typeof kid === 'string' ? kid : undefined }, principal.expiresAt * 1000)

@@ -1,6 +1,11 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
+import { parseDemoPorts } from '../../src/cli/start.js'
+import { reservePort } from '../../src/demo/reserve-port.js'
 import { runDemo } from '../../src/demo/run.js'
 import type { RunningDemo } from '../../src/demo/run.js'
 import { HeadlessOAuthProvider, connectWithOAuth } from '../support/oauth-client.js'
@@ -199,5 +204,62 @@ describe('demo end to end', () => {
     } finally {
       await session.client.close()
     }
+  })
+})
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+describe('npm start', () => {
+  test('runs the demo on the ports from its flags, and SIGTERM to npm stops all three servers', async () => {
+    // The real `npm start` (package.json runs the built CLI, like index.test.ts's dist check), in
+    // its own process group so that cleanup can reach a child npm left behind.
+    const [gateway, as, backend] = [await reservePort(), await reservePort(), await reservePort()]
+    const npm = spawn('npm', ['start', '--', '--port', String(gateway), '--as-port', String(as), '--backend-port', String(backend)], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    let output = ''
+    npm.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+    npm.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+    const exited = new Promise<number | string>((resolve) => npm.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
+    try {
+      for (let i = 0; i < 200 && !output.includes('Ctrl-C stops it'); i++) await new Promise((r) => setTimeout(r, 100))
+      assert.ok(output.includes(`http://127.0.0.1:${gateway}/mcp`), output)
+      assert.deepEqual(await Promise.all([gateway, as, backend].map(accepting)), [true, true, true])
+
+      npm.kill('SIGTERM')
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))])
+      assert.equal(code, 0, output)
+      assert.deepEqual(await Promise.all([gateway, as, backend].map(accepting)), [false, false, false])
+    } finally {
+      try {
+        process.kill(-(npm.pid as number), 'SIGKILL')
+      } catch {
+        // The whole group has already exited.
+      }
+    }
+  })
+
+  test('an unknown flag or a bad port is refused, not ignored', () => {
+    assert.deepEqual(parseDemoPorts(['--port', '8081', '--as-port', '0', '--backend-port', '9501']), {
+      gatewayPort: 8081,
+      asPort: 0,
+      backendPort: 9501,
+    })
+    assert.throws(() => parseDemoPorts(['--port', '80a']), /--port must be a port number/)
+    assert.throws(() => parseDemoPorts(['--port', '70000']), /--port must be a port number/)
+    assert.throws(() => parseDemoPorts(['--listen', '1']), /Unknown option '--listen'/)
   })
 })

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { Agent } from 'undici'
 import { stringify } from 'yaml'
 import { loadConfig } from '../../src/config/load.js'
 import { startGateway, type RunningGateway } from '../../src/server/http.js'
@@ -302,5 +303,52 @@ describe('Redis store shared by two gateways', () => {
     assert.ok(!key.includes(token), 'the key never holds the token')
     const ttl = await redis.pttl(key)
     assert.ok(ttl > 0 && ttl <= 60_000, `entry lives at most the max TTL (pttl ${ttl})`)
+  })
+})
+
+describe('introspection calls are capped (MCP_INTROSPECT_MAX_RATE)', () => {
+  test('a flood of random tokens reaches the AS at most per client and in total; past it 503 + Retry-After; cached answers never count', async () => {
+    const gateway = await startIntrospectingGateway({ MCP_INTROSPECT_MAX_RATE: '5,8' })
+    const known = await opaqueToken()
+    assert.equal((await callMcp(gateway, known)).status, 200)
+
+    // Two client addresses on loopback: 127.0.0.1 (fetch's default) and 127.0.0.2.
+    const second = new Agent({ connect: { localAddress: '127.0.0.2' } })
+    const flood = (dispatcher?: Agent) =>
+      fetch(`${gateway.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer opaque-${randomUUID()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        ...(dispatcher === undefined ? {} : { dispatcher }),
+      } as RequestInit)
+    try {
+      const before = introspections()
+      const started = performance.now()
+      // Another address first: a bucket of its own, drawing on the total.
+      const other = await Promise.all(Array.from({ length: 3 }, () => flood(second)))
+      assert.deepEqual(other.map((r) => r.status), [401, 401, 401])
+      const first = await Promise.all(Array.from({ length: 20 }, () => flood()))
+      const statuses = first.map((r) => r.status)
+      // Buckets refill while the requests run (5/s per client, 8/s in total): the bounds allow it.
+      const refill = (rate: number) => Math.ceil((rate * (performance.now() - started)) / 1000)
+      const capped = first.filter((r) => r.status === 503)
+      assert.ok(capped.length >= 1, statuses.join(' '))
+      assert.ok(statuses.filter((s) => s === 401).length <= 5 + refill(5), `per client: ${statuses.join(' ')}`)
+      for (const r of capped) {
+        assert.ok(Number(r.headers.get('retry-after')) >= 1)
+        assert.equal(r.headers.get('www-authenticate'), null)
+        assert.equal(((await r.json()) as { error: string }).error, 'introspection_capped')
+      }
+      // In total: 8 per second for every address together (one went to `known` before).
+      const calls = introspections() - before
+      assert.ok(calls <= 8 + refill(8), `${calls} introspection calls for 23 random tokens`)
+      // A known token is served from the cache while the cap holds: it costs no call.
+      assert.equal((await callMcp(gateway, known)).status, 200)
+      assert.equal(introspections() - before, calls)
+      await Promise.all(first.map((r) => (r.bodyUsed ? undefined : r.arrayBuffer())))
+      await Promise.all(other.map((r) => r.arrayBuffer()))
+    } finally {
+      await second.close()
+    }
   })
 })

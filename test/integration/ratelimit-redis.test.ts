@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { events, type NoticeEvent } from '../../src/observability/events.js'
 import { randomUUID } from 'node:crypto'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
@@ -218,7 +219,19 @@ describe('Redis away', () => {
     const store = redisStore('gcra', undefined, { ...REDIS, port: mutePort }, 300)
     const started = Date.now()
     // Repeated: the connection is never ready, and each attempt must give up on its own.
-    for (let i = 0; i < 3; i++) await assert.rejects(store.consume([check]), StoreUnavailable)
+    const notices: NoticeEvent[] = []
+    const onNotice = (message: unknown) => notices.push(message as NoticeEvent)
+    events.notice.subscribe(onNotice)
+    try {
+      for (let i = 0; i < 3; i++) await assert.rejects(store.consume([check]), StoreUnavailable)
+    } finally {
+      events.notice.unsubscribe(onNotice)
+    }
     assert.ok(Date.now() - started < 3000, `gave up in ${Date.now() - started} ms`)
+    // Stalled, not closed: no connection error, yet the outage is logged, once.
+    assert.deepEqual(
+      notices.map((n) => [n.level, n.message.startsWith(`rate-limit Redis at 127.0.0.1:${mutePort} unreachable`)]),
+      [['warn', true]],
+    )
   })
 })

@@ -1,5 +1,6 @@
-import { test, describe } from 'node:test'
+import { test, describe, mock } from 'node:test'
 import assert from 'node:assert/strict'
+import fs, { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -133,6 +134,25 @@ describe('createAuditTrail', () => {
     }
   })
 
+  for (const [sync, written] of [['write', 1], ['fsync', 1], ['none', 0]] as const) {
+    test(`MCP_AUDIT_SYNC=${sync}: the record is ${written === 1 ? 'in the file when publish returns' : 'buffered until the flush'}`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'audit-sync-'))
+      const file = join(dir, 'audit.jsonl')
+      const trail = createAuditTrail({ file, sync, resourcePath: '/mcp', excluded: [] })
+      const fsyncs = mock.method(fs, 'fsyncSync')
+      try {
+        events.decision.publish(decision({ requestId: `sync-${sync}` }))
+        // Read at once, synchronously: no timer of the writer has had a chance to run.
+        assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length, written)
+        assert.equal(fsyncs.mock.callCount(), sync === 'fsync' ? 1 : 0)
+      } finally {
+        fsyncs.mock.restore()
+        trail.close()
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+  }
+
   test('off writes nothing and stays unsubscribed', () => {
     const before = events.decision.hasSubscribers
     const trail = createAuditTrail({ file: 'off', resourcePath: '/mcp', excluded: [] })
@@ -142,13 +162,19 @@ describe('createAuditTrail', () => {
 
   test('stdout goes through the shared writer', () => {
     const written: string[] = []
-    const trail = createAuditTrail({ file: 'stdout', resourcePath: '/mcp', excluded: [], stdout: { write: (line: string) => written.push(line) } })
+    let flushes = 0
+    const stdout = {
+      write: (line: string) => written.push(line) > 0,
+      flushSync: () => void flushes++,
+    }
+    const trail = createAuditTrail({ file: 'stdout', resourcePath: '/mcp', excluded: [], stdout })
     try {
       events.decision.publish(decision({ requestId: 'shared' }))
     } finally {
       trail.close()
     }
     assert.equal(written.length, 1)
+    assert.equal(flushes, 1, 'sync write (the default) writes the record out at once')
     assert.ok(written[0]?.endsWith('\n'))
     assert.equal((JSON.parse(written[0] as string) as { requestId: string }).requestId, 'shared')
     events.decision.publish(decision())

@@ -1,9 +1,10 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { events, type NoticeEvent } from '../../../src/observability/events.js'
 import { createRedisStore } from '../../../src/state/redis-store.js'
 import type { StateStore } from '../../../src/state/store.js'
 
@@ -76,6 +77,54 @@ describe('redis store', () => {
     await store.close()
     for (const socket of sockets) socket.destroy()
     await new Promise<void>((resolve) => silent.close(() => resolve()))
+  })
+})
+
+describe('redis store while Redis hangs', () => {
+  test('a stalled Redis (accepting, never answering) is logged once per outage, and its recovery once', async () => {
+    // A relay to the real Redis that holds what the client sends while "stalled", then lets it through.
+    let stalled = true
+    const held: Array<() => void> = []
+    const sockets = new Set<Socket>()
+    const relay: Server = createServer((client) => {
+      const upstream = createConnection(6379, '127.0.0.1')
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on('error', () => undefined)
+      }
+      upstream.pipe(client)
+      client.on('data', (chunk: Buffer) => (stalled ? held.push(() => upstream.write(chunk)) : upstream.write(chunk)))
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+    const port = (relay.address() as { port: number }).port
+    const notices: NoticeEvent[] = []
+    const onNotice = (message: unknown) => notices.push(message as NoticeEvent)
+    events.notice.subscribe(onNotice)
+    const prefix = `mcp-gw-test-${randomUUID()}:`
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, username: undefined, password: undefined, keyPrefix: prefix, commandTimeout: 150 })
+    try {
+      for (let i = 0; i < 3; i++) await assert.rejects(store.get('k'))
+      assert.deepEqual(
+        notices.map((n) => [n.level, /unreachable/.test(n.message)]),
+        [['warn', true]],
+        'one warning for three timed-out commands',
+      )
+      stalled = false
+      for (const send of held.splice(0)) send()
+      let answered = false
+      for (let i = 0; i < 50 && !answered; i++) {
+        answered = await store.get('k').then(() => true, () => false)
+        if (!answered) await sleep(50)
+      }
+      assert.ok(answered, 'the store answers once Redis does')
+      assert.deepEqual(notices.map((n) => [n.level, /reachable again/.test(n.message)]).slice(1), [['info', true]])
+      assert.ok(notices.every((n) => !n.message.includes(prefix)))
+    } finally {
+      events.notice.unsubscribe(onNotice)
+      await store.close()
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => relay.close(() => resolve()))
+    }
   })
 })
 

@@ -310,3 +310,23 @@ describe('redis section', () => {
     assertNoSecret(problems.join('\n'))
   })
 })
+
+describe('MCP_INTROSPECT_MAX_RATE', () => {
+  const load = (extra: Record<string, string>) =>
+    loadConfig({ env: { ...INTROSPECT, MCP_CLIENT_SECRET_FILE: secretFile, ...extra }, argv: [] })
+
+  test('defaults to 50 calls per second per client address and 500 in total', async () => {
+    const config = await load({})
+    assert.deepEqual(config.authorizationServers[0]?.introspection?.maxRate, { perClient: 50, total: 500 })
+  })
+
+  test('`<per client>,<total>` sets both; 0 turns a cap off', async () => {
+    const config = await load({ MCP_INTROSPECT_MAX_RATE: '5, 0' })
+    assert.deepEqual(config.authorizationServers[0]?.introspection?.maxRate, { perClient: 5, total: 0 })
+  })
+
+  test('anything else is a problem naming the variable', async () => {
+    const problems = await problemsOf(load({ MCP_INTROSPECT_MAX_RATE: 'fast' }))
+    assert.ok(problems.some((p) => p.includes('MCP_INTROSPECT_MAX_RATE')), problems.join('\n'))
+  })
+})
