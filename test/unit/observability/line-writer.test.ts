@@ -55,7 +55,8 @@ describe('createLineWriter', () => {
       writer.write('{"a":1}\n')
       writer.write('{"a":2}\n')
       writer.write('{"a":3}\n')
-      assert.equal(await readFile(file, 'utf8'), '', 'nothing before the timer')
+      // Read synchronously: an await here would let a loaded machine run the timer first.
+      assert.equal(fs.readFileSync(file, 'utf8'), '', 'nothing before the timer')
       await until(async () => (await readFile(file, 'utf8')) !== '', 'the timed write')
       assert.equal(await readFile(file, 'utf8'), '{"a":1}\n{"a":2}\n{"a":3}\n')
       assert.equal(writes.length, 1)
@@ -111,7 +112,7 @@ describe('createLineWriter', () => {
     await withFileWriter({ bufferBytes: 10, flushMs: 10_000 }, async (writer, file) => {
       writer.write('{"first":1}\n')
       writer.write('{"second":2}\n')
-      assert.equal(await readFile(file, 'utf8'), '')
+      assert.equal(fs.readFileSync(file, 'utf8'), '')
       await until(async () => (await readFile(file, 'utf8')).includes('second'), 'the retry')
       writer.write('{"third":3}\n')
       writer.flushSync()
