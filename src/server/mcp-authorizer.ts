@@ -39,7 +39,7 @@ export interface McpAuthorizer {
 /** Largest JSON list response held for filtering; beyond it the response fails closed. */
 const MAX_JSON_LIST_BYTES = 16 * 1024 * 1024
 
-export function createMcpAuthorizer(config: Config): McpAuthorizer {
+export function createMcpAuthorizer(config: Pick<Config, 'scopes'>): McpAuthorizer {
   const policy = compilePolicy(config.scopes)
   return {
     scopesSupported: policy.scopesSupported,

@@ -9,7 +9,7 @@ import { extractBearerToken } from '../token/bearer.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import { readRequestBody } from './read-body.js'
-import { writeError, writeJson, type ChallengeContext } from './respond.js'
+import { metadataAnswer, writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
 import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
 
@@ -207,30 +207,12 @@ function emitDecision(exchange: Exchange): void {
   events.decision.publish(event)
 }
 
-/**
- * RFC 9728 §3.2: the document over GET (and HEAD), JSON, readable from any origin since browsers
- * fetch it before they have a token.
- */
+/** Writes `metadataAnswer`: the document, a CORS preflight answer, or 405. */
 function serveMetadata(req: IncomingMessage, res: ServerResponse, document: string): void {
-  res.setHeader('access-control-allow-origin', '*')
-  if (req.method === 'OPTIONS') {
-    res.setHeader('access-control-allow-methods', 'GET, HEAD, OPTIONS')
-    res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'MCP-Protocol-Version')
-    res.writeHead(204)
-    res.end()
-    return
-  }
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' })
-    res.end()
-    return
-  }
-  res.writeHead(200, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(document),
-    'cache-control': 'public, max-age=300',
-  })
-  res.end(req.method === 'HEAD' ? undefined : document)
+  const header = req.headers['access-control-request-headers']
+  const { status, headers, body } = metadataAnswer(req.method, document, Array.isArray(header) ? header.join(', ') : header)
+  res.writeHead(status, headers)
+  res.end(body === '' ? undefined : body)
 }
 
 /** Node keeps only the first of repeated Authorization headers; the raw list tells the truth. */

@@ -8,17 +8,21 @@ export interface ChallengeContext {
   scope401: readonly string[]
 }
 
+/** A refused request as the gateway answers it: what `writeError` writes, for any HTTP framework. */
+export interface Refusal {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
 /**
- * Writes a refused request: status, exactly one `WWW-Authenticate` for 401/403, `Cache-Control:
- * no-store`, `Retry-After` when known, and a small JSON body. The body is the OAuth shape, or a
- * JSON-RPC error object when the refusal is a JSON-RPC one (MCP 2026-07-28 `-32020`).
+ * The answer to a refused request: status, exactly one `WWW-Authenticate` for 401/403 (RFC 6750
+ * §3), `Cache-Control: no-store`, `Retry-After` when known, and a small JSON body. The body is the
+ * OAuth shape, or a JSON-RPC error object when the refusal is a JSON-RPC one (MCP 2026-07-28
+ * `-32020`).
  */
-export function writeError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const headers: Record<string, string | number> = {
+export function refusalOf(error: GatewayError, challenge: ChallengeContext): Refusal {
+  const headers: Record<string, string> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
   }
@@ -27,15 +31,51 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
     headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
   }
   if (error.headers !== undefined) Object.assign(headers, error.headers)
-  if (error.retryAfter !== undefined) headers['retry-after'] = error.retryAfter
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter)
   const body =
     error.jsonRpcCode === undefined
       ? { error: error.bearerError ?? error.reason, error_description: error.description }
       : { jsonrpc: '2.0', id: error.jsonRpcId ?? null, error: { code: error.jsonRpcCode, message: error.description } }
-  const text = JSON.stringify(body)
-  headers['content-length'] = Buffer.byteLength(text)
-  res.writeHead(error.status, headers)
-  res.end(text)
+  return { status: error.status, headers, body: JSON.stringify(body) }
+}
+
+/** Writes `refusalOf(error)`; a response already under way can only be cut. */
+export function writeError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const { status, headers, body } = refusalOf(error, challenge)
+  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+/**
+ * RFC 9728 §3.2: the metadata document over GET (and HEAD), JSON, readable from any origin since
+ * browsers fetch it before they have a token; a CORS preflight is answered, other methods are 405.
+ */
+export function metadataAnswer(method: string | undefined, document: string, requestHeaders: string | undefined): Refusal {
+  if (method === 'OPTIONS') {
+    return {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+        'access-control-allow-headers': requestHeaders ?? 'MCP-Protocol-Version',
+      },
+      body: '',
+    }
+  }
+  if (method !== 'GET' && method !== 'HEAD') {
+    return { status: 405, headers: { 'access-control-allow-origin': '*', allow: 'GET, HEAD, OPTIONS' }, body: '' }
+  }
+  const headers = {
+    'access-control-allow-origin': '*',
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(document)),
+    'cache-control': 'public, max-age=300',
+  }
+  return { status: 200, headers, body: method === 'HEAD' ? '' : document }
 }
 
 export function writeJson(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {

@@ -19,7 +19,7 @@ const DEFAULT_CACHE_SIZE = 10_000
  * issuer's own policy (`maxTokenLifetime`, `requiredClaims`, extra scope claims) wraps its
  * verifier, so cached results have passed it too.
  */
-export function createVerifier(config: Config): TokenVerifier {
+export function createVerifier(config: Pick<Config, 'resource' | 'authorizationServers' | 'redis'>): TokenVerifier {
   const canonicalUri = config.resource.canonicalUri
   // One Redis connection serves every issuer (keys carry the issuer); memory stores are per issuer.
   const shared: StateStore | undefined = config.redis === undefined ? undefined : createRedisStore(config.redis)
