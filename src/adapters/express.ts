@@ -9,7 +9,7 @@ import type { Request, RequestHandler } from 'express'
 import { GatewayError } from '../errors.js'
 import type { McpAuthInfo } from '../library/auth-info.js'
 import type { ResourceServer } from '../library/resource-server.js'
-import { readRequestBody } from '../server/read-body.js'
+import { readBody } from '../server/read-body.js'
 import { pathOf, writeAnswer } from './node.js'
 
 /**
@@ -34,7 +34,8 @@ export function mcpAuth(rs: ResourceServer): RequestHandler {
 async function admit(rs: ResourceServer, req: Request & { auth?: McpAuthInfo }): Promise<void> {
   const { principal, auth } = await rs.authenticate(req.headers)
   let body: unknown
-  if (req.method === 'POST') body = req.body ?? (await readRequestBody(req, rs.config.limits.maxBodySize))
+  // Read to its end, so a body parser mounted later sees the stream finished and keeps `req.body`.
+  if (req.method === 'POST') body = req.body ?? (await readBody(req, rs.config.limits.maxBodySize))
   const call = rs.authorize(principal, body, req.headers)
   if (call !== undefined && req.body === undefined) req.body = call.request.body
   req.auth = auth

@@ -10,7 +10,7 @@ import type { ResourceServer } from './resource-server.js'
  * Methods, not function properties, so the SDK's own signatures fit.
  */
 export interface ListFilterTransport {
-  onmessage?(message: unknown, extra?: { authInfo?: McpAuthInfo | undefined; requestInfo?: { headers?: unknown } | undefined }): void
+  onmessage?(message: unknown, extra?: { authInfo?: unknown; requestInfo?: unknown }): void
   send(message: unknown, options?: unknown): Promise<void>
 }
 
@@ -31,9 +31,10 @@ export function filterListResponses(transport: ListFilterTransport, rs: Resource
   const send = transport.send.bind(transport)
 
   transport.onmessage = function onmessage(message, extra) {
-    const auth = extra?.authInfo
+    // Set by this library's adapters (`req.auth`, Hono's `auth` variable).
+    const auth = extra?.authInfo as McpAuthInfo | undefined
     if (auth !== undefined && isListRequest(message)) {
-      const headers = (extra?.requestInfo?.headers ?? {}) as Record<string, string>
+      const headers = ((extra?.requestInfo as { headers?: unknown } | undefined)?.headers ?? {}) as Record<string, string>
       const found = rs.listFilter(principalOf(auth), message, headers)
       if (found !== undefined) pending.set(message.id, found)
     }
