@@ -17,7 +17,7 @@ export { createResourceServer, type Authenticated, type HeaderSource, type Resou
 export { resourceServerSchema, type ResourceServerConfig, type ResourceServerOptions } from './library/options.js'
 export type { McpAuthExtra, McpAuthInfo } from './library/auth-info.js'
 export { filterListResponses, type ListFilterTransport } from './library/filter-lists.js'
-export type { Refusal } from './server/respond.js'
+export type { Answer } from './server/respond.js'
 
 // Configuration: file -> environment -> flags, validated, every problem named.
 export { loadConfig, type Config, type LoadConfigOptions } from './config/load.js'

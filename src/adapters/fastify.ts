@@ -8,7 +8,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../errors.js'
 import type { McpAuthInfo } from '../library/auth-info.js'
-import type { Answer, ResourceServer } from '../library/resource-server.js'
+import type { ResourceServer } from '../library/resource-server.js'
+import type { Answer } from '../server/respond.js'
 import type { Principal } from '../token/principal.js'
 import { pathOf } from './node.js'
 

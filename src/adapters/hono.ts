@@ -8,7 +8,8 @@
 import type { MiddlewareHandler } from 'hono'
 import { BadRequest, GatewayError } from '../errors.js'
 import type { McpAuthInfo } from '../library/auth-info.js'
-import type { Answer, ResourceServer } from '../library/resource-server.js'
+import type { ResourceServer } from '../library/resource-server.js'
+import type { Answer } from '../server/respond.js'
 
 /** The variables this middleware sets: `auth`, the MCP SDK's `AuthInfo`. */
 export interface McpAuthEnv {

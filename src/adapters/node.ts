@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { McpAuthInfo } from '../library/auth-info.js'
-import type { Answer, ResourceServer } from '../library/resource-server.js'
+import type { ResourceServer } from '../library/resource-server.js'
+import type { Answer } from '../server/respond.js'
 import { readRequestBody } from '../server/read-body.js'
 
 /** A request the resource server let through: `auth` is set on the MCP path. */

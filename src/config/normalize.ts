@@ -60,7 +60,6 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const problems: string[] = []
   const notices = [...ctx.notices]
 
-  const canonical = new URL(raw.resource.canonicalUri)
 
   const tls = raw.tls
   if (tls.enabled) {
@@ -89,7 +88,6 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers, ctx.strict)
 
   if (problems.length > 0) throw new ConfigError(problems)
-  const allowedOrigins = raw.origins.allowed ?? [canonical.origin]
 
   const config: Config = {
     listen: { host: listenHost, port: raw.listen.port ?? (tls.enabled ? 443 : 80) },
@@ -108,10 +106,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     },
     limits: raw.limits,
     tls,
-    origins: {
-      any: allowedOrigins.includes('*'),
-      allowed: new Set(allowedOrigins.filter((o) => o !== '*').map((o) => o.replace(/\/$/, '').toLowerCase())),
-    },
+    origins: resolveOrigins(raw.origins, raw.resource.canonicalUri),
     log: raw.log,
     rateLimit,
     audit: raw.audit,
@@ -138,6 +133,15 @@ export function resolveResource(raw: ConfigOutput['resource']): Config['resource
     documentation: raw.documentation,
     name: raw.name,
     bearerMethodsSupported: raw.bearerMethodsSupported,
+  }
+}
+
+/** Browser origins allowed on the MCP path; by default the canonical URI's (loopback ones always pass). */
+export function resolveOrigins(raw: ConfigOutput['origins'], canonicalUri: string): Config['origins'] {
+  const allowed = raw.allowed ?? [new URL(canonicalUri).origin]
+  return {
+    any: allowed.includes('*'),
+    allowed: new Set(allowed.filter((o) => o !== '*').map((o) => o.replace(/\/$/, '').toLowerCase())),
   }
 }
 

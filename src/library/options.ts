@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { validateSettings } from '../config/load.js'
-import { readJwks, resolveResource, type Config } from '../config/normalize.js'
+import { readJwks, resolveOrigins, resolveResource, type Config } from '../config/normalize.js'
 import { resolveAuthorizationServers } from '../config/authorization-server-schema.js'
 import { configSchema } from '../config/schema.js'
 import { resolveRedisConfig } from '../state/redis-config.js'
@@ -9,7 +9,7 @@ import { resolveRedisConfig } from '../state/redis-config.js'
 /**
  * The library's options: the gateway's configuration schema (docs/configuration.md) without what
  * only a proxy needs (`listen`, `workers`, `backend`, TLS, logs, metrics, audit, admin, rate
- * limits, origins). The same fragments, so the same validation messages; an unknown key (one of
+ * limits). The same fragments, so the same validation messages; an unknown key (one of
  * those) is refused rather than silently ignored.
  */
 export const resourceServerSchema = configSchema.pick({
@@ -18,6 +18,7 @@ export const resourceServerSchema = configSchema.pick({
   redis: true,
   scopes: true,
   limits: true,
+  origins: true,
 })
 
 type SchemaInput = z.input<typeof resourceServerSchema>
@@ -29,7 +30,7 @@ export type ResourceServerOptions = Omit<SchemaInput, 'resource'> & {
 
 /** The validated, resolved options the core reads (the gateway's `Config`, narrowed). */
 export interface ResourceServerConfig
-  extends Pick<Config, 'resource' | 'authorizationServers' | 'redis' | 'scopes' | 'limits' | 'notices'> {}
+  extends Pick<Config, 'resource' | 'authorizationServers' | 'redis' | 'scopes' | 'limits' | 'origins' | 'notices'> {}
 
 /** How settings were named and gathered, for messages (`fromEnv` names its variables). */
 export interface OptionSources {
@@ -67,6 +68,7 @@ export function resolveOptions(options: ResourceServerOptions, from: OptionSourc
     redis,
     scopes: raw.scopes,
     limits: raw.limits,
+    origins: resolveOrigins(raw.origins, raw.resource.canonicalUri),
     notices,
   }
 }

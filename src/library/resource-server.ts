@@ -6,8 +6,9 @@ import { events } from '../observability/events.js'
 import { listFilterFor, type ListFilter } from '../policy/filter-list.js'
 import type { ProtocolVersion } from '../jsonrpc/protocol-version.js'
 import { compilePolicy } from '../policy/rules.js'
+import { checkOrigin } from '../server/cors.js'
 import { createMcpAuthorizer, type McpCall } from '../server/mcp-authorizer.js'
-import { metadataAnswer, refusalOf, type Refusal } from '../server/respond.js'
+import { metadataAnswer, refusalOf, type Answer } from '../server/respond.js'
 import { extractBearerToken } from '../token/bearer.js'
 import { createVerifier } from '../token/create-verifier.js'
 import type { Principal } from '../token/principal.js'
@@ -26,9 +27,6 @@ export interface Authenticated {
   readonly auth: McpAuthInfo
 }
 
-/** An HTTP answer the adapter writes as is. */
-export type Answer = Refusal
-
 /**
  * The gateway's checks for an MCP server that runs in the same process: each step usable alone,
  * each refusal a typed `GatewayError` that `refusal` turns into the gateway's exact answer. The
@@ -39,7 +37,10 @@ export interface ResourceServer {
   readonly config: ResourceServerConfig
   /** Whether a request path is the protected MCP location (the resource path or below it). */
   protects(path: string): boolean
-  /** RFC 6750 §2.1 header -> verified principal; throws `MissingCredentials`/`InvalidToken`/... */
+  /**
+   * `Origin` (MCP transports §Security: an invalid one is 403 `ForbiddenOrigin`), then the RFC 6750
+   * §2.1 header -> verified principal; throws `MissingCredentials`/`InvalidToken`/...
+   */
   authenticate(headers: HeaderSource): Promise<Authenticated>
   /**
    * Required scopes, then per method and per tool/prompt/resource (step-up: `InsufficientScope`,
@@ -48,7 +49,7 @@ export interface ResourceServer {
    */
   authorize(principal: Principal, body: unknown, headers: HeaderSource): McpCall | undefined
   /** The refusal of `error` exactly as the gateway answers it; any other error is a plain 500. */
-  refusal(error: unknown): Refusal
+  refusal(error: unknown): Answer
   /** The RFC 9728 document served at `path`, or `undefined` when `path` is not a metadata URL. */
   metadata(path: string): string | undefined
   /** The whole answer at a metadata URL (`metadata` plus CORS, caching, HEAD and 405). */
@@ -117,6 +118,8 @@ function createCore(config: ResourceServerConfig, verifier: ReturnType<typeof cr
       return path === base || path === resourcePath || (path.startsWith(base) && path[base.length] === '/')
     },
     async authenticate(headers) {
+      const origin = headerOf(headers, 'origin')
+      checkOrigin(Array.isArray(origin) ? origin.join(', ') : origin, config.origins)
       const token = extractBearerToken(headerOf(headers, 'authorization'))
       const principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
       return { principal, auth: authInfoOf(principal, token, config.resource.canonicalUri) }

@@ -117,7 +117,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
 
   async function handleMcp(exchange: Exchange): Promise<void> {
     const { req, res } = exchange
-    const origin = checkOrigin(req, config.origins)
+    const origin = checkOrigin(req.headers.origin, config.origins)
     if (req.method === 'OPTIONS') {
       res.setHeader('x-request-id', exchange.id)
       return writePreflight(req, res, origin)

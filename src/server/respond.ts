@@ -8,8 +8,8 @@ export interface ChallengeContext {
   scope401: readonly string[]
 }
 
-/** A refused request as the gateway answers it: what `writeError` writes, for any HTTP framework. */
-export interface Refusal {
+/** A whole HTTP answer (a refusal, the metadata document), for node:http or any framework to write. */
+export interface Answer {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
   readonly body: string
@@ -21,7 +21,7 @@ export interface Refusal {
  * OAuth shape, or a JSON-RPC error object when the refusal is a JSON-RPC one (MCP 2026-07-28
  * `-32020`).
  */
-export function refusalOf(error: GatewayError, challenge: ChallengeContext): Refusal {
+export function refusalOf(error: GatewayError, challenge: ChallengeContext): Answer {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
@@ -54,7 +54,7 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
  * RFC 9728 §3.2: the metadata document over GET (and HEAD), JSON, readable from any origin since
  * browsers fetch it before they have a token; a CORS preflight is answered, other methods are 405.
  */
-export function metadataAnswer(method: string | undefined, document: string, requestHeaders: string | undefined): Refusal {
+export function metadataAnswer(method: string | undefined, document: string, requestHeaders: string | undefined): Answer {
   if (method === 'OPTIONS') {
     return {
       status: 204,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { reservePort } from '../../src/demo/reserve-port.js'
-import { AuthorizationServerUnavailable, ConfigError, InsufficientScope, MissingCredentials } from '../../src/errors.js'
+import { AuthorizationServerUnavailable, ConfigError, ForbiddenOrigin, InsufficientScope, MissingCredentials } from '../../src/errors.js'
 import { createResourceServer, type ResourceServer } from '../../src/library/resource-server.js'
 import { startAuthorizationServer, type AuthorizationServer } from '../support/authorization-server.js'
 
@@ -61,6 +61,15 @@ describe('fromEnv with only OAUTH_ISSUER_URL and OAUTH_AUDIENCE', () => {
     assert.equal(answer.headers['cache-control'], 'no-store')
     assert.match(answer.headers['www-authenticate'] ?? '', /^Bearer error="insufficient_scope", scope="mcp:tools repo:admin", resource_metadata="http:\/\/127\.0\.0\.1:9\/\.well-known\/oauth-protected-resource\/mcp", error_description="/)
     assert.equal(JSON.parse(answer.body).error, 'insufficient_scope')
+  })
+
+  test('an invalid Origin is a 403 before the token is looked at; a loopback one passes (MCP transports §Security)', async () => {
+    const token = await as.clientCredentialsToken({ resource: RESOURCE, scope: 'mcp:tools' })
+    const rebinding = { origin: 'https://evil.example', authorization: `Bearer ${token}` }
+    await assert.rejects(rs.authenticate(rebinding), ForbiddenOrigin)
+    await assert.rejects(rs.authenticate({ origin: 'https://evil.example' }), ForbiddenOrigin)
+    const { principal } = await rs.authenticate({ origin: 'http://127.0.0.1:9', authorization: `Bearer ${token}` })
+    assert.equal(principal.issuer, as.issuer)
   })
 
   test('authenticate without a header is MissingCredentials; metadata only at its URLs', async () => {
