@@ -1,14 +1,16 @@
 /**
  * Writes docs/configuration.md from the config schema (src/config/schema.ts) and the variable map
- * (src/config/env.ts), so the reference cannot drift: `npm run docs`. The test
+ * (src/config/env.ts), and the option reference of docs/library.md from the library's narrower
+ * schema (src/library/options.ts), so neither can drift: `npm run docs`. The test
  * test/unit/docs/configuration-docs.test.ts fails when the committed file differs from what this
  * renders.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { z } from 'zod'
 import { ENV_KEYS, IGNORED_ENV, REFUSED_ENV } from '../src/config/env.js'
 import { configSchema } from '../src/config/schema.js'
+import { resourceServerSchema } from '../src/library/options.js'
 import { duration, list, onOff, size } from '../src/config/units.js'
 
 type Schema = z.core.$ZodType
@@ -173,11 +175,11 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 }
 
-/** The whole document, deterministic for a given schema. */
-export function renderConfigurationDocs(): string {
+/** One table per section of `schema`, each under a heading of `level` (`##`, `###`). */
+function renderKeyTables(schema: Schema, level: string): string[] {
   const rows: Row[] = []
   const intros = new Map<string, string>()
-  collect(configSchema as unknown as Schema, '', rows, intros)
+  collect(schema, '', rows, intros)
 
   const sections = new Map<string, Row[]>()
   for (const row of rows) {
@@ -187,6 +189,26 @@ export function renderConfigurationDocs(): string {
     sections.set(section, list)
   }
 
+  const out: string[] = []
+  const order = [...sections.keys()].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : 0))
+  for (const section of order) {
+    const sectionRows = sections.get(section) as Row[]
+    out.push(section === '' ? `${level} Top-level keys` : `${level} \`${section}\``, '')
+    const intro = intros.get(section) ?? (section === '' ? undefined : sectionRows.find((r) => r.key === section)?.description)
+    if (intro !== undefined && intro !== '') out.push(intro, '')
+    out.push('| Key | Type | Default | Env | Description |', '| --- | --- | --- | --- | --- |')
+    for (const row of sectionRows) {
+      const defaultText = row.defaultText ?? (row.required ? '**required**' : '')
+      const env = row.env === undefined ? '' : `\`${row.env}\``
+      out.push(`| \`${row.key}\` | ${cell(row.type)} | ${cell(defaultText)} | ${env} | ${cell(row.description)} |`)
+    }
+    out.push('')
+  }
+  return out
+}
+
+/** The whole document, deterministic for a given schema. */
+export function renderConfigurationDocs(): string {
   const out: string[] = [
     '# Configuration reference',
     '',
@@ -229,24 +251,35 @@ export function renderConfigurationDocs(): string {
     out.push('')
   }
 
-  const order = [...sections.keys()].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : 0))
-  for (const section of order) {
-    const sectionRows = sections.get(section) as Row[]
-    out.push(section === '' ? '## Top-level keys' : `## \`${section}\``, '')
-    const intro = intros.get(section) ?? (section === '' ? undefined : sectionRows.find((r) => r.key === section)?.description)
-    if (intro !== undefined && intro !== '') out.push(intro, '')
-    out.push('| Key | Type | Default | Env | Description |', '| --- | --- | --- | --- | --- |')
-    for (const row of sectionRows) {
-      const defaultText = row.defaultText ?? (row.required ? '**required**' : '')
-      const env = row.env === undefined ? '' : `\`${row.env}\``
-      out.push(`| \`${row.key}\` | ${cell(row.type)} | ${cell(defaultText)} | ${env} | ${cell(row.description)} |`)
-    }
-    out.push('')
-  }
+  out.push(...renderKeyTables(configSchema as unknown as Schema, '##'))
+  return `${out.join('\n').trimEnd()}\n`
+}
+
+const LIBRARY_OUTPUT = fileURLToPath(new URL('../docs/library.md', import.meta.url))
+export const LIBRARY_MARKER = '<!-- Generated below by `npm run docs` (scripts/gen-config-docs.ts) from src/library/options.ts. -->'
+
+/**
+ * docs/library.md: its hand-written part (everything above `LIBRARY_MARKER`) kept, then the
+ * option reference rendered from the library's schema, the gateway's tables narrowed.
+ */
+export function renderLibraryDocs(current: string): string {
+  const at = current.indexOf(LIBRARY_MARKER)
+  if (at === -1) throw new Error(`docs/library.md lacks the line ${LIBRARY_MARKER}`)
+  const out = [
+    current.slice(0, at) + LIBRARY_MARKER,
+    '',
+    'The keys of `createResourceServer(options)`; `fromEnv` reads the variables in the Env column, plus',
+    '`OAUTH_ISSUER_URL` (for `authorizationServers[0].issuer`) and `OAUTH_AUDIENCE` (for',
+    '`resource.canonicalUri`). Types and units are those of [the configuration reference](configuration.md).',
+    '',
+    ...renderKeyTables(resourceServerSchema as unknown as Schema, '###'),
+  ]
   return `${out.join('\n').trimEnd()}\n`
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeFileSync(OUTPUT, renderConfigurationDocs())
   console.log(`wrote ${OUTPUT}`)
+  writeFileSync(LIBRARY_OUTPUT, renderLibraryDocs(readFileSync(LIBRARY_OUTPUT, 'utf8')))
+  console.log(`wrote ${LIBRARY_OUTPUT}`)
 }

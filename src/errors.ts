@@ -191,3 +191,18 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
   }
 }
+
+/**
+ * An authorization server document a resource server needs before it can verify anything (the
+ * discovery document, the JWKS) could not be loaded at start. Names the URL and what went wrong.
+ */
+export class AuthorizationServerUnavailable extends Error {
+  constructor(
+    readonly url: string,
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot load ${url}: ${problem}`, options)
+    this.name = 'AuthorizationServerUnavailable'
+  }
+}

@@ -5,7 +5,19 @@
  * @example
  * import { loadConfig, startGateway } from 'mcp-resource-gateway'
  * const gateway = await startGateway(await loadConfig({ env: process.env }))
+ *
+ * @example
+ * import { createResourceServer } from 'mcp-resource-gateway'
+ * import { mcpAuth } from 'mcp-resource-gateway/express'   // also /fastify, /hono, /node
+ * app.use(mcpAuth(await createResourceServer({ resource: 'https://mcp.example.com/mcp', ... })))
  */
+
+// The library: the same checks inside a Node MCP server (docs/library.md).
+export { createResourceServer, type Authenticated, type HeaderSource, type ResourceServer } from './library/resource-server.js'
+export { resourceServerSchema, type ResourceServerConfig, type ResourceServerOptions } from './library/options.js'
+export type { McpAuthExtra, McpAuthInfo } from './library/auth-info.js'
+export { filterListResponses, type ListFilterTransport } from './library/filter-lists.js'
+export type { Answer } from './server/respond.js'
 
 // Configuration: file -> environment -> flags, validated, every problem named.
 export { loadConfig, type Config, type LoadConfigOptions } from './config/load.js'
@@ -24,6 +36,7 @@ export { buildProtectedResourceMetadata, protectedResourceMetadataUrl } from './
 
 // Errors, mapped to RFC 6750 codes and HTTP statuses.
 export {
+  AuthorizationServerUnavailable,
   BadRequest,
   ConfigError,
   ForbiddenOrigin,

@@ -34,7 +34,7 @@ export async function runChecks(config: Config, options: RunChecksOptions = {}):
   if (config.tls.enabled && config.tls.keyFile !== undefined) {
     results.push(await checkSecretFile('tls.key-file', config.tls.keyFile, 'TLS private key', 'warn'))
   }
-  const authorizer = createMcpAuthorizer(config)
+  const authorizer = createMcpAuthorizer(config, config.backend.protocolVersions)
   results.push(
     checkAudienceBinding(config),
     checkNoPassthrough(),

@@ -66,16 +66,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 
   // Seed the required sections so a missing one is reported leaf by leaf, each with its variable.
   merged = mergeSettings({ resource: {}, backend: {}, authorizationServers: [{}] }, merged)
-  const result = configSchema.safeParse(merged)
-  if (!result.success) {
-    problems.push(...result.error.issues.map((issue) => describeIssue(issue, sources, file, merged)))
-    throw new ConfigError(problems)
-  }
-  if (problems.length > 0) throw new ConfigError(problems)
+  const data = validateSettings(configSchema, merged, { sources, file, problems })
 
   const name = (key: string): string =>
     sources.get(key) ?? (file === undefined ? (ENV_BY_KEY.get(key) ?? key) : `${file}: ${key}`)
-  return normalizeConfig(result.data, { name, strict: flags.strict === true, file, ignored: fromEnv.ignored })
+  return normalizeConfig(data, { name, strict: flags.strict === true, file, ignored: fromEnv.ignored })
 }
 
 interface Flags {
@@ -134,18 +129,37 @@ export function mergeSettings(base: Record<string, unknown>, over: Record<string
   return out
 }
 
+export interface ValidateContext {
+  /** Dotted key -> the variable or flag that set it. */
+  sources: ReadonlyMap<string, string>
+  /** The file the settings came from, if any. */
+  file: string | undefined
+  /** Problems found before validation (refused variables, an unreadable file), reported with the rest. */
+  problems: readonly string[]
+  /** Dotted key -> the message when that required key is not set, instead of the generic one. */
+  missing?: ReadonlyMap<string, string>
+}
+
+/**
+ * Validates file-shaped settings against `schema` (the gateway's, or the library's narrower one):
+ * every problem, each naming the variable, flag or key that set it, is thrown at once.
+ */
+export function validateSettings<S extends z.ZodType>(schema: S, merged: Record<string, unknown>, ctx: ValidateContext): z.output<S> {
+  const problems = [...ctx.problems]
+  const result = schema.safeParse(merged)
+  if (!result.success) problems.push(...result.error.issues.map((issue) => describeIssue(issue, ctx, merged)))
+  if (problems.length > 0) throw new ConfigError(problems)
+  return result.data as z.output<S>
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 const ENV_BY_KEY = new Map(Object.entries(ENV_KEYS).map(([name, key]) => [key, name]))
 
-function describeIssue(
-  issue: z.core.$ZodIssue,
-  sources: ReadonlyMap<string, string>,
-  file: string | undefined,
-  input: Record<string, unknown>,
-): string {
+function describeIssue(issue: z.core.$ZodIssue, ctx: ValidateContext, input: Record<string, unknown>): string {
+  const { sources, file } = ctx
   const key = issue.path.join('.')
   // The longest prefix of the path that a variable or flag set names the setting.
   let source: string | undefined
@@ -156,6 +170,8 @@ function describeIssue(
     envName = ENV_BY_KEY.get(prefix)
   }
   if (issue.code === 'invalid_type' && readPath(input, issue.path) === undefined) {
+    const missing = ctx.missing?.get(key)
+    if (missing !== undefined) return missing
     const where = envName === undefined ? `file key ${key}` : `${envName} (file key ${key})`
     return `${where} is required but not set`
   }

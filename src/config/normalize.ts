@@ -64,10 +64,6 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const problems: string[] = []
   const notices: string[] = []
 
-  const canonical = new URL(raw.resource.canonicalUri)
-  const path = raw.resource.path ?? canonical.pathname
-  const metadataUri = raw.resource.metadataUri ?? protectedResourceMetadataUrl(raw.resource.canonicalUri)
-  const extraMetadataPath = raw.resource.metadataUri === undefined ? [] : [new URL(raw.resource.metadataUri).pathname]
 
   const tls = raw.tls
   if (tls.enabled) {
@@ -96,22 +92,11 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers, ctx.strict)
 
   if (problems.length > 0) throw new ConfigError(problems)
-  // Kept exactly as configured: the metadata `resource` must equal what clients were told.
-  const canonicalHref = raw.resource.canonicalUri
-  const allowedOrigins = raw.origins.allowed ?? [canonical.origin]
 
   const config: Config = {
     listen: { host: listenHost, port: raw.listen.port ?? (tls.enabled ? 443 : 80) },
     workers,
-    resource: {
-      canonicalUri: canonicalHref,
-      path,
-      metadataUri,
-      metadataPaths: protectedResourceMetadataPaths(canonicalHref, extraMetadataPath),
-      documentation: raw.resource.documentation,
-      name: raw.resource.name,
-      bearerMethodsSupported: raw.resource.bearerMethodsSupported,
-    },
+    resource: resolveResource(raw.resource),
     authorizationServers,
     redis,
     scopes: raw.scopes,
@@ -127,10 +112,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     },
     limits: raw.limits,
     tls,
-    origins: {
-      any: allowedOrigins.includes('*'),
-      allowed: new Set(allowedOrigins.filter((o) => o !== '*').map((o) => o.replace(/\/$/, '').toLowerCase())),
-    },
+    origins: resolveOrigins(raw.origins, raw.resource.canonicalUri),
     log: raw.log,
     rateLimit,
     audit: raw.audit,
@@ -146,7 +128,33 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   return deepFreeze(config)
 }
 
-function readJwks(file: string, name: string, problems: string[]): JSONWebKeySet | undefined {
+/** The protected resource's derived URLs and paths (RFC 9728 §3.1), shared by the gateway and the library. */
+export function resolveResource(raw: ConfigOutput['resource']): Config['resource'] {
+  // Kept exactly as configured: the metadata `resource` must equal what clients were told.
+  const canonicalUri = raw.canonicalUri
+  const extraMetadataPath = raw.metadataUri === undefined ? [] : [new URL(raw.metadataUri).pathname]
+  return {
+    canonicalUri,
+    path: raw.path ?? new URL(canonicalUri).pathname,
+    metadataUri: raw.metadataUri ?? protectedResourceMetadataUrl(canonicalUri),
+    metadataPaths: protectedResourceMetadataPaths(canonicalUri, extraMetadataPath),
+    documentation: raw.documentation,
+    name: raw.name,
+    bearerMethodsSupported: raw.bearerMethodsSupported,
+  }
+}
+
+/** Browser origins allowed on the MCP path; by default the canonical URI's (loopback ones always pass). */
+export function resolveOrigins(raw: ConfigOutput['origins'], canonicalUri: string): Config['origins'] {
+  const allowed = raw.allowed ?? [new URL(canonicalUri).origin]
+  return {
+    any: allowed.includes('*'),
+    allowed: new Set(allowed.filter((o) => o !== '*').map((o) => o.replace(/\/$/, '').toLowerCase())),
+  }
+}
+
+/** Reads a JWKS file named by `name`, adding a problem (never throwing) when it is not one. */
+export function readJwks(file: string, name: string, problems: string[]): JSONWebKeySet | undefined {
   let text: string
   try {
     text = readFileSync(file, 'utf8')

@@ -16,8 +16,7 @@ export interface OriginPolicy {
  * rebinding). Requests without `Origin` (non-browser clients) pass. Loopback origins pass too: a
  * rebinding page never has a loopback origin.
  */
-export function checkOrigin(req: IncomingMessage, policy: OriginPolicy): string | undefined {
-  const origin = req.headers.origin
+export function checkOrigin(origin: string | undefined, policy: OriginPolicy): string | undefined {
   if (origin === undefined) return undefined
   if (policy.any || policy.allowed.has(origin.toLowerCase())) return origin
   try {

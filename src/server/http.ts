@@ -140,7 +140,7 @@ function buildParts(
     config,
     verifier,
     forwarder,
-    authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config),
+    authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config, config.backend.protocolVersions),
     extraRoutes: options.parts?.extraRoutes,
     admit: options.parts?.admit ?? rateLimiter,
     authenticated: (req) => cap.authenticated(req.socket),

@@ -3,7 +3,7 @@ import type { Config } from '../config/normalize.js'
 import { checkHttpMethod } from '../jsonrpc/http-method.js'
 import type { McpRequest } from '../jsonrpc/mcp-request.js'
 import { parseMcpRequest } from '../jsonrpc/parse.js'
-import type { ProtocolVersion } from '../jsonrpc/protocol-version.js'
+import { PROTOCOL_VERSIONS, type ProtocolVersion } from '../jsonrpc/protocol-version.js'
 import { authorize, authorizeHttpRequest } from '../policy/authorize.js'
 import { filterJsonBody, listFilterFor } from '../policy/filter-list.js'
 import { createSseListFilter } from '../policy/filter-sse.js'
@@ -39,18 +39,22 @@ export interface McpAuthorizer {
 /** Largest JSON list response held for filtering; beyond it the response fails closed. */
 const MAX_JSON_LIST_BYTES = 16 * 1024 * 1024
 
-export function createMcpAuthorizer(config: Config): McpAuthorizer {
+/** `protocolVersions`: the versions the backend speaks (default: every version the gateway knows). */
+export function createMcpAuthorizer(
+  config: Pick<Config, 'scopes'>,
+  protocolVersions: readonly ProtocolVersion[] = PROTOCOL_VERSIONS,
+): McpAuthorizer {
   const policy = compilePolicy(config.scopes)
   return {
     scopesSupported: policy.scopesSupported,
     challengeScope: policy.challengeScope,
     readCall(body, headers) {
-      const request = parseMcpRequest({ body, headers, versions: config.backend.protocolVersions })
+      const request = parseMcpRequest({ body, headers, versions: protocolVersions })
       const first = request.messages[0]
       return { request, method: first?.method, target: first?.target, protocolVersion: request.version }
     },
     checkHttpMethod(method, headers) {
-      checkHttpMethod(method, headers['mcp-protocol-version'], config.backend.protocolVersions)
+      checkHttpMethod(method, headers['mcp-protocol-version'], protocolVersions)
     },
     authorize(principal, call) {
       if (call === undefined) authorizeHttpRequest(policy, principal)

@@ -10,7 +10,7 @@ import type { Principal, TokenVerifier } from '../token/principal.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import { readRequestBody } from './read-body.js'
 import { refuseRequestHead } from './request-head.js'
-import { closeIfBodyUnread, writeError, writeJson, type ChallengeContext } from './respond.js'
+import { closeIfBodyUnread, metadataAnswer, writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
 import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
 
@@ -142,7 +142,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
 
   async function handleMcp(exchange: Exchange): Promise<void> {
     const { req, res } = exchange
-    const origin = checkOrigin(req, config.origins)
+    const origin = checkOrigin(req.headers.origin, config.origins)
     if (req.method === 'OPTIONS') {
       res.setHeader('x-request-id', exchange.id)
       return writePreflight(req, res, origin)
@@ -231,31 +231,13 @@ function emitDecision(exchange: Exchange, answering?: number): void {
   events.decision.publish(event)
 }
 
-/**
- * RFC 9728 §3.2: the document over GET (and HEAD), JSON, readable from any origin since browsers
- * fetch it before they have a token.
- */
+/** Writes `metadataAnswer`: the document, a CORS preflight answer, or 405. */
 function serveMetadata(req: IncomingMessage, res: ServerResponse, document: string): void {
-  res.setHeader('access-control-allow-origin', '*')
-  if (req.method === 'OPTIONS') {
-    res.setHeader('access-control-allow-methods', 'GET, HEAD, OPTIONS')
-    res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'MCP-Protocol-Version')
-    res.writeHead(204)
-    res.end()
-    return
-  }
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    closeIfBodyUnread(res)
-    res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' })
-    res.end()
-    return
-  }
-  res.writeHead(200, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(document),
-    'cache-control': 'public, max-age=300',
-  })
-  res.end(req.method === 'HEAD' ? undefined : document)
+  const header = req.headers['access-control-request-headers']
+  const { status, headers, body } = metadataAnswer(req.method, document, Array.isArray(header) ? header.join(', ') : header)
+  if (status === 405) closeIfBodyUnread(res)
+  res.writeHead(status, headers)
+  res.end(body === '' ? undefined : body)
 }
 
 /** Node keeps only the first of repeated Authorization headers; the raw list tells the truth. */

@@ -8,32 +8,30 @@ export interface ChallengeContext {
   scope401: readonly string[]
 }
 
-/**
- * Writes a refused request: status, exactly one `WWW-Authenticate` for 401/403, `Cache-Control:
- * no-store`, `Retry-After` when known, and a small JSON body. The body is the OAuth shape, or a
- * JSON-RPC error object when the refusal is a JSON-RPC one (MCP 2026-07-28 `-32020`).
- */
-export function writeError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  afterReadParsed(res, () => sendError(res, error, challenge))
+/** A whole HTTP answer (a refusal, the metadata document), for node:http or any framework to write. */
+export interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
 }
 
-function sendError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
-  if (res.headersSent) return
-  const headers: Record<string, string | number> = {
+/**
+ * The answer to a refused request: status, exactly one `WWW-Authenticate` for 401/403 (RFC 6750
+ * §3), `Cache-Control: no-store`, `Retry-After` when known, and a small JSON body. The body is the
+ * OAuth shape, or a JSON-RPC error object when the refusal is a JSON-RPC one (MCP 2026-07-28
+ * `-32020`).
+ */
+export function refusalOf(error: GatewayError, challenge: ChallengeContext): Answer {
+  const headers: Record<string, string> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
   }
-  closeIfBodyUnread(res)
   if (error.challenges) {
     const scope = error instanceof InsufficientScope ? error.scope : challenge.scope401
     headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
   }
   if (error.headers !== undefined) Object.assign(headers, error.headers)
-  if (error.retryAfter !== undefined) headers['retry-after'] = error.retryAfter
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter)
   const body =
     error.jsonRpcCode === undefined
       ? { error: error.bearerError ?? error.reason, error_description: error.description }
@@ -42,10 +40,50 @@ function sendError(res: ServerResponse, error: GatewayError, challenge: Challeng
           id: error.jsonRpcId ?? null,
           error: { code: error.jsonRpcCode, message: error.description, ...(error.jsonRpcData === undefined ? {} : { data: error.jsonRpcData }) },
         }
-  const text = JSON.stringify(body)
-  headers['content-length'] = Buffer.byteLength(text)
-  res.writeHead(error.status, headers)
-  res.end(text)
+  return { status: error.status, headers, body: JSON.stringify(body) }
+}
+
+/** Writes `refusalOf(error)`; a response already under way can only be cut. */
+export function writeError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  afterReadParsed(res, () => {
+    if (res.headersSent) return
+    closeIfBodyUnread(res)
+    const { status, headers, body } = refusalOf(error, challenge)
+    res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  })
+}
+
+/**
+ * RFC 9728 §3.2: the metadata document over GET (and HEAD), JSON, readable from any origin since
+ * browsers fetch it before they have a token; a CORS preflight is answered, other methods are 405.
+ */
+export function metadataAnswer(method: string | undefined, document: string, requestHeaders: string | undefined): Answer {
+  if (method === 'OPTIONS') {
+    return {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+        'access-control-allow-headers': requestHeaders ?? 'MCP-Protocol-Version',
+      },
+      body: '',
+    }
+  }
+  if (method !== 'GET' && method !== 'HEAD') {
+    return { status: 405, headers: { 'access-control-allow-origin': '*', allow: 'GET, HEAD, OPTIONS' }, body: '' }
+  }
+  const headers = {
+    'access-control-allow-origin': '*',
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(document)),
+    'cache-control': 'public, max-age=300',
+  }
+  return { status: 200, headers, body: method === 'HEAD' ? '' : document }
 }
 
 export function writeJson(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {

@@ -33,7 +33,7 @@ const assemblies = new WeakMap<TokenVerifier, Assembly>()
  * issuer's own policy (`maxTokenLifetime`, `requiredClaims`, extra scope claims) wraps its
  * verifier, so cached results have passed it too.
  */
-export function createVerifier(config: Config): TokenVerifier {
+export function createVerifier(config: Pick<Config, 'resource' | 'authorizationServers' | 'redis'>): TokenVerifier {
   // One Redis connection serves every issuer (keys carry the issuer); memory stores are per issuer.
   const shared = config.redis === undefined ? undefined : { store: createRedisStore(config.redis), config: config.redis }
   const issuers = config.authorizationServers.map((as) =>

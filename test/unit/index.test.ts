@@ -5,6 +5,7 @@ import * as library from '../../src/index.js'
 /** The public surface is explicit: adding or removing an export is a decision this test records. */
 test('the package exports exactly its public surface', () => {
   assert.deepEqual(Object.keys(library).sort(), [
+    'AuthorizationServerUnavailable',
     'BadRequest',
     'ConfigError',
     'ForbiddenOrigin',
@@ -20,11 +21,14 @@ test('the package exports exactly its public surface', () => {
     'buildProtectedResourceMetadata',
     'createGatewayHandler',
     'createMcpAuthorizer',
+    'createResourceServer',
     'createVerifier',
     'events',
     'extractBearerToken',
+    'filterListResponses',
     'loadConfig',
     'protectedResourceMetadataUrl',
+    'resourceServerSchema',
     'startGateway',
   ])
 })

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { renderConfigurationDocs } from '../../../scripts/gen-config-docs.js'
+import { renderConfigurationDocs, renderLibraryDocs } from '../../../scripts/gen-config-docs.js'
 import { ENV_KEYS } from '../../../src/config/env.js'
 
 const DOC = new URL('../../../docs/configuration.md', import.meta.url)
@@ -33,4 +33,11 @@ test('a key table row carries type, default and env (resource.canonicalUri, limi
   assert.match(rendered, /^\| `resource\.canonicalUri` \| string \| \*\*required\*\* \| `MCP_CANONICAL_URI` \| The canonical URI/m)
   assert.match(rendered, /^\| `limits\.maxBodySize` \| size \| `1m` \| `MCP_MAX_BODY_SIZE` \| Largest request body; beyond it, 413\. \|$/m)
   assert.match(rendered, /^\| `authorizationServers\[\]\.clockSkew` \| duration \| `30s` \| `MCP_CLOCK_SKEW` \|/m)
+})
+
+test('docs/library.md ends with the option reference `npm run docs` renders from the library schema today', () => {
+  const committed = readFileSync(new URL('../../../docs/library.md', import.meta.url), 'utf8')
+  assert.equal(committed, renderLibraryDocs(committed), 'docs/library.md is stale: run `npm run docs` and commit it')
+  assert.match(committed, /^\| `resource\.canonicalUri` \| string \| \*\*required\*\* \| `MCP_CANONICAL_URI` \|/m)
+  assert.doesNotMatch(committed, /`backend\.url`|`listen\.port`|`workers`/, 'gateway-only keys are not library options')
 })
