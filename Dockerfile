@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # The gateway as a container image. Build from the repository root:
 #   docker build -t mcp-resource-gateway .
 # docs/deployment.md describes how to run it; test/deploy/dockerfile.test.ts checks this file.
@@ -8,7 +9,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # `npm ci` runs the `prepare` script, which compiles src/ to dist/.
-RUN npm ci --no-audit --no-fund
+# The npm cache stays in a BuildKit cache mount, out of the image.
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 
 # Runtime stage: production dependencies and dist/ only, run as the unprivileged `node` user.
 FROM node:20-bookworm-slim
@@ -20,7 +22,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` needs the dev dependencies, and dist/ comes from the build stage.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 # uid 1000 in the node image; ports above 1024 need no capability.
 USER node
