@@ -28,10 +28,17 @@ export interface CliProcess {
   kill(): Promise<void>
 }
 
+export interface SpawnOptions {
+  /** A folder holding a built `dist/cli/main.js`: run that, from there, instead of the sources with tsx. */
+  builtDir?: string
+}
+
 /** Starts `mcp-resource-gateway serve <args>` with exactly `env` (plus PATH and HOME). */
-export function spawnServe(args: readonly string[], env: Record<string, string>, name = 'serve'): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], {
-    cwd: REPO,
+export function spawnServe(args: readonly string[], env: Record<string, string>, name = 'serve', options: SpawnOptions = {}): CliProcess {
+  const command =
+    options.builtDir === undefined ? ['--import', 'tsx', MAIN, 'serve', ...args] : ['dist/cli/main.js', 'serve', ...args]
+  const child = spawn(process.execPath, command, {
+    cwd: options.builtDir ?? REPO,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
