@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { TokenCache } from '../src/token/verified-cache.js'
+import { TokenCache } from '../src/common/token-cache.js'
 
 /**
  * `node --import tsx bench/micro-cache-key.ts`: the verified-token cache's per-request work on a

@@ -11,7 +11,7 @@ import type { z } from 'zod'
 import { ENV_KEYS, IGNORED_ENV, REFUSED_ENV } from '../src/config/env.js'
 import { configSchema } from '../src/config/schema.js'
 import { resourceServerSchema } from '../src/library/options.js'
-import { duration, list, onOff, size } from '../src/config/units.js'
+import { duration, list, onOff, size } from '../src/common/units.js'
 
 type Schema = z.core.$ZodType
 interface Def {

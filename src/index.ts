@@ -25,7 +25,8 @@ export { loadConfig, type Config, type LoadConfigOptions } from './config/load.j
 // The gateway: a node:http handler, or a listening server with reload and graceful close.
 export { startGateway, type RunningGateway, type StartOptions } from './server/http.js'
 export { createGatewayHandler, type GatewayParts } from './server/pipeline.js'
-export { createMcpAuthorizer, type McpAuthorizer, type McpCall } from './server/mcp-authorizer.js'
+export { createMcpAuthorizer, type McpAuthorizer } from './server/mcp-authorizer.js'
+export type { McpCall } from './jsonrpc/mcp-call.js'
 
 // The pure decisions, usable on their own.
 export { extractBearerToken } from './token/bearer.js'

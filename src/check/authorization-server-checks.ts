@@ -1,5 +1,5 @@
 import type { ResolvedAuthorizationServer } from '../config/normalize.js'
-import { isLoopbackHost } from '../config/loopback.js'
+import { isLoopbackHost } from '../common/loopback.js'
 import { DiscoveryError, discoverAuthorizationServer, networkErrorCode, type AuthorizationServerMetadata } from '../token/discovery.js'
 import { inspectJwks } from './jwks-keys.js'
 import { fail, ok, unreachable, warn, type CheckResult } from './result.js'

@@ -1,10 +1,10 @@
 import type { Config } from '../config/normalize.js'
-import { isLoopbackHost } from '../config/loopback.js'
+import { isLoopbackHost } from '../common/loopback.js'
 import { upstreamRequestHeaders } from '../proxy/headers.js'
 import { fail, ok, warn, worst, type CheckResult, type CheckStatus } from './result.js'
 
 /**
- * Checks of seed 000's mandatory items that the configuration alone decides. Pure: no network, no
+ * Checks of docs/security.md's mandatory items that the configuration alone decides. Pure: no network, no
  * file system; the live checks are in `authorization-server-checks.ts` and `introspection-checks.ts`.
  */
 

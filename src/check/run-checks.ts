@@ -21,7 +21,7 @@ export interface RunChecksOptions {
 }
 
 /**
- * Every check, in report order: the configuration's own rules (seed 000), then per authorization
+ * Every check, in report order: the configuration's own rules (docs/security.md), then per authorization
  * server the live ones (metadata, issuer, PKCE, JWKS, introspection). The servers are checked
  * concurrently; their lines keep configuration order.
  */

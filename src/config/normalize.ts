@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { JSONWebKeySet } from 'jose'
 import { ConfigError } from '../errors.js'
-import { isLoopbackHost } from './loopback.js'
+import { isLoopbackHost } from '../common/loopback.js'
 import { protectedResourceMetadataPaths, protectedResourceMetadataUrl } from '../metadata/protected-resource.js'
-import { resolveAuthorizationServers, type ResolvedAuthorizationServer } from './authorization-server-schema.js'
+import { resolveAuthorizationServers, type ResolvedAuthorizationServer } from '../token/authorization-server-schema.js'
 import { resolveRedisConfig, type RedisConfig } from '../state/redis-config.js'
 import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
 
-export type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
+export type { ResolvedAuthorizationServer } from '../token/authorization-server-schema.js'
 
 /** The validated, normalized, frozen configuration that runtime code reads. */
 export interface Config {
@@ -89,7 +89,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   }
 
   const workers = raw.workers === 'auto' ? Math.max(1, cpus().length) : raw.workers
-  const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers, ctx.strict)
+  const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers, ctx.strict, redis !== undefined)
 
   if (problems.length > 0) throw new ConfigError(problems)
 

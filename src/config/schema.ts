@@ -1,11 +1,11 @@
 import { z } from 'zod'
-import { authorizationServerSchema } from './authorization-server-schema.js'
+import { authorizationServerSchema } from '../token/authorization-server-schema.js'
 import { redisSchema } from '../state/redis-config.js'
-import { scopesSchema } from './scopes-schema.js'
+import { scopesSchema } from '../policy/scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
 import { PROTOCOL_VERSIONS } from '../jsonrpc/protocol-version.js'
-import { isLoopbackHost } from './loopback.js'
-import { duration, httpUrl, list, onOff, port, size } from './units.js'
+import { isLoopbackHost } from '../common/loopback.js'
+import { duration, httpUrl, list, onOff, port, size } from '../common/units.js'
 
 /**
  * MCP authorization §Canonical Server URI: absolute, no fragment; OAuth 2.1 §1.5 asks for https,

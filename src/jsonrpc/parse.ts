@@ -53,7 +53,7 @@ const LEGACY_BATCH = featuresOf('2025-03-26')
  * 2026-07-28, checks the mirrored headers against the body. Anything it cannot vouch for is a 400
  * `BadRequest` carrying a JSON-RPC error code, so nothing unchecked reaches the backend.
  *
- * Version detection (research/mcp-2026-07-28.md §2.3): a batch is 2025-03-26; `initialize` names
+ * Version detection (docs/policy.md, the version table): a batch is 2025-03-26; `initialize` names
  * its version in `params.protocolVersion`; `params._meta["io.modelcontextprotocol/protocolVersion"]`
  * marks a modern request; otherwise `MCP-Protocol-Version`, and without it 2025-03-26.
  *

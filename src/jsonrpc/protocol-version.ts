@@ -78,7 +78,7 @@ const LEGACY: ProtocolFeatures = {
   disconnectCancels: false,
 }
 
-/** The per-version table (research/mcp-2026-07-28.md §7). */
+/** The per-version table (docs/policy.md). */
 export const PROTOCOL_FEATURES: Readonly<Record<ProtocolVersion, ProtocolFeatures>> = {
   // 2025-03-26 defines no MCP-Protocol-Version header and still has batches.
   '2025-03-26': { ...LEGACY, batches: true, protocolVersionHeader: false },

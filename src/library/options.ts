@@ -2,7 +2,7 @@ import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { validateSettings } from '../config/load.js'
 import { readJwks, resolveOrigins, resolveResource, type Config } from '../config/normalize.js'
-import { resolveAuthorizationServers } from '../config/authorization-server-schema.js'
+import { resolveAuthorizationServers } from '../token/authorization-server-schema.js'
 import { configSchema } from '../config/schema.js'
 import { resolveRedisConfig } from '../state/redis-config.js'
 

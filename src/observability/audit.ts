@@ -5,7 +5,7 @@ import { createLineWriter, type LineWriter } from './line-writer.js'
 
 /**
  * One decision per MCP call, for compliance ("all tool invocations logged with the authenticated
- * sub and client_id", seed 002). Built from the decision event only: it names the call and its
+ * sub and client_id", docs/security.md). Built from the decision event only: it names the call and its
  * target, never argument values, the token or any other claim.
  */
 export interface AuditRecord {
@@ -87,7 +87,7 @@ export function mcpCallPaths(config: {
 
 /**
  * Whether a request path is an MCP call: the protected location and below, as the router decides
- * (DESIGN.md step 1), minus the paths served before it. CORS preflights are not calls.
+ * (docs/architecture.md, step 2), minus the paths served before it. CORS preflights are not calls.
  */
 export function createMcpCallFilter(options: McpPathOptions): (e: DecisionEvent) => boolean {
   const base = options.resourcePath === '/' ? '' : options.resourcePath.replace(/\/$/, '')

@@ -15,8 +15,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /**
  * A second wall behind "log only what the events carry": should a header object, a token or a
- * secret ever be passed to the logger, these members are censored (seed 000: the Authorization
- * value never reaches a log, at any level).
+ * secret ever be passed to the logger, these members are censored (docs/security.md: the
+ * Authorization value never reaches a log, at any level).
  */
 const REDACT = [
   'authorization',

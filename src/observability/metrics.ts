@@ -70,7 +70,7 @@ export interface GatewayMetrics extends MetricsSource {
 }
 
 /**
- * Prometheus metrics fed only by the core's diagnostics channels (the names seed 002 lists, plus
+ * Prometheus metrics fed only by the core's diagnostics channels (the names docs/deployment.md lists, plus
  * durations, introspection and open streams). Every label has a bounded set of values: reasons
  * and decisions are closed unions, issuers come from the configuration, tools are capped.
  */

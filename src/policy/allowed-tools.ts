@@ -2,11 +2,11 @@ import type { Principal } from '../token/principal.js'
 import type { Policy } from './rules.js'
 
 /**
- * The tool allowlist claim (seed 002's `mcp_allowed_tools`; the name is configurable). A token
+ * The tool allowlist claim (`mcp_allowed_tools` by default; the name is configurable). A token
  * without the claim is not restricted. A token with it may use only the listed tools: an array of
  * names, or a space-separated string. Any other value (null, a number, an object) allows no tool:
- * a claim that is present but unreadable fails closed. An empty list allows no tool either, unlike
- * seed 002's sketch, which treated `[]` as "no restriction".
+ * a claim that is present but unreadable fails closed. An empty list allows no tool either: an
+ * empty allowlist is not "no restriction".
  */
 export function claimAllowsTool(policy: Policy, principal: Principal, tool: string): boolean {
   if (policy.allowedToolsClaim === undefined) return true

@@ -1,4 +1,4 @@
-import type { ScopesConfig } from '../config/scopes-schema.js'
+import type { ScopesConfig } from './scopes-schema.js'
 import { impliedBy, impliesClosure, type ImpliesClosure } from './scopes.js'
 
 /** What a list method lists; also the key of the array in its result. */

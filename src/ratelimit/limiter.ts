@@ -1,6 +1,6 @@
-import type { Config } from '../config/normalize.js'
 import { events, type RateLimitEvent } from '../observability/events.js'
-import type { McpCall } from '../server/mcp-authorizer.js'
+import type { RedisConfig } from '../state/redis-config.js'
+import type { McpCall } from '../jsonrpc/mcp-call.js'
 import type { Principal } from '../token/principal.js'
 import { RateLimitExceeded, RateLimitUnavailable } from './errors.js'
 import { bindingVerdict, rateLimitHeaders, seconds, type PolicyVerdict } from './headers.js'
@@ -8,7 +8,7 @@ import { principalKey, storeKey } from './key.js'
 import { createMemoryStore } from './memory-store.js'
 import type { Limit } from './rate.js'
 import { createRedisStore } from './redis-store.js'
-import type { RateLimitSettings } from './settings.js'
+import { redisConfigOf, type RateLimitSettings } from './settings.js'
 import { StoreUnavailable, type LimitCheck, type RateLimitStore } from './store.js'
 
 /** The pipeline's `admit` hook (step 7). */
@@ -37,10 +37,12 @@ const DEFAULT_POLICY = 'default'
  * (nginx-mcp-resource N41). Counted per principal: the global rate per HTTP request, each per-tool
  * rate per `tools/call` of that tool in the body (a batch cannot slip calls past it).
  */
-export function createRateLimiter(config: Config, options: RateLimiterOptions = {}): RateLimiter | undefined {
+export function createRateLimiter(
+  config: { readonly rateLimit: RateLimitSettings; readonly redis?: RedisConfig | undefined },
+  options: RateLimiterOptions = {}): RateLimiter | undefined {
   const settings = config.rateLimit
   if (!settings.enabled) return undefined
-  const store = options.store ?? buildStore(settings)
+  const store = options.store ?? buildStore(settings, config.redis)
 
   async function check(principal: Principal, call: McpCall | undefined): Promise<Record<string, string>> {
     const who = principalKey(principal, settings.missingSubject)
@@ -84,14 +86,19 @@ export function createRateLimiter(config: Config, options: RateLimiterOptions = 
   return Object.assign(admit, { check, store, close: () => store.close() })
 }
 
-function buildStore(settings: RateLimitSettings): RateLimitStore {
-  if (settings.redis === undefined) return createMemoryStore({ algorithm: settings.algorithm })
-  return createRedisStore({
-    algorithm: settings.algorithm,
-    address: settings.redis,
-    password: settings.redisPassword?.reveal(),
-    timeoutMs: settings.redisTimeoutMs,
-  })
+/**
+ * Counters live in the rate limiter's own Redis (`MCP_RATELIMIT_REDIS`) when one is named, else in
+ * the gateway's shared Redis (`MCP_REDIS_URL`) when there is one, else in this process's memory.
+ * Either Redis is reached through the one client factory (src/state/redis-client.ts).
+ */
+function buildStore(settings: RateLimitSettings, shared: RedisConfig | undefined): RateLimitStore {
+  const algorithm = settings.algorithm
+  if (settings.redis !== undefined) {
+    return createRedisStore({ algorithm, redis: redisConfigOf(settings.redis, settings.redisPassword, settings.redisTimeoutMs) })
+  }
+  // Counter keys carry `rateLimit.prefix` themselves; the rate limiter's own timeout applies.
+  if (shared !== undefined) return createRedisStore({ algorithm, redis: { ...shared, keyPrefix: '', commandTimeout: settings.redisTimeoutMs } })
+  return createMemoryStore({ algorithm })
 }
 
 interface Policy {

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis'
-import { createOutageNotices } from '../observability/outage-notices.js'
+import { createRedisClient } from '../state/redis-client.js'
+import type { RedisConfig } from '../state/redis-config.js'
 import type { AlgorithmName, Verdict } from './algorithms.js'
 import { SCRIPTS } from './redis-scripts.js'
 import { StoreUnavailable, type LimitCheck, type RateLimitStore } from './store.js'
@@ -14,11 +14,8 @@ export interface RedisAddress {
 
 export interface RedisStoreOptions {
   algorithm: AlgorithmName
-  address: RedisAddress
-  /** Read from a file by the configuration; never logged, never in an error message. */
-  password?: string | undefined
-  /** Longest wait for a connection or a verdict; past it the request follows `onError`. */
-  timeoutMs: number
+  /** `commandTimeout`: the longest wait for a connection or a verdict; past it the request follows `onError`. */
+  redis: RedisConfig
   /** Tests only: a fake clock sent to the script instead of Redis TIME. */
   now?: () => number
 }
@@ -29,33 +26,12 @@ export interface RedisStoreOptions {
  * because a request waiting on a dead Redis is worse than a prompt `onError` decision.
  */
 export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
-  const { address } = options
-  const redis = new Redis({
-    host: address.host,
-    port: address.port,
-    db: address.db,
-    username: address.username,
-    password: options.password,
-    ...(address.tls ? { tls: { servername: address.host } } : {}),
-    connectTimeout: options.timeoutMs,
-    commandTimeout: options.timeoutMs,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
-    connectionName: 'mcp-resource-gateway',
-  })
+  const { client: redis, where, observe, close } = createRedisClient(options.redis, { role: 'rate-limit Redis', failFast: true })
   const command = `rateLimit_${options.algorithm}`
   redis.defineCommand(command, { lua: SCRIPTS[options.algorithm] })
   const run = (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[command] as (
     ...args: (string | number)[]
   ) => Promise<unknown>
-
-  const where = `${address.host}:${address.port}`
-  // Once per outage, whether the connection closed or stalled; ioredis messages name the address
-  // and the errno, never the password.
-  const outage = createOutageNotices(`rate-limit Redis at ${where}`)
-  redis.on('error', (error: Error) => outage.failed(error.message))
-  redis.on('ready', () => outage.answered())
 
   return {
     kind: 'redis',
@@ -65,27 +41,16 @@ export function createRedisStore(options: RedisStoreOptions): RateLimitStore {
       for (const { limit, cost } of checks) args.push(limit.requests, limit.periodMs, limit.burst, cost)
       let reply: unknown
       try {
-        reply = await run.apply(redis, args)
+        reply = await observe(run.apply(redis, args))
       } catch (error) {
         // A Redis error reply (script fault, NOAUTH, WRONGTYPE) is a setup fault, not an outage:
         // it is rethrown as is so the limiter fails closed whatever `onError` says.
         if ((error as Error).name === 'ReplyError') throw error
-        // A hung Redis (connected, never replying) emits no 'error': the timeout is the outage.
-        outage.failed((error as Error).message)
         throw new StoreUnavailable(`rate-limit Redis at ${where} unavailable`, { cause: error })
       }
-      outage.answered()
       return parseReply(reply, checks.length)
     },
-    async close() {
-      try {
-        await Promise.race([redis.quit(), new Promise((resolve) => setTimeout(resolve, 500).unref())])
-      } catch {
-        // Not connected: nothing to say goodbye to.
-      } finally {
-        redis.disconnect()
-      }
-    },
+    close,
   }
 }
 
@@ -101,3 +66,4 @@ function parseReply(reply: unknown, count: number): Verdict[] {
   }
   return verdicts
 }
+

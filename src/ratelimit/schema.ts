@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { duration, onOff } from '../config/units.js'
+import { duration, onOff } from '../common/units.js'
 import { ALGORITHMS, type AlgorithmName } from './algorithms.js'
 import { MAX_REQUESTS, rateSchema } from './rate.js'
 import type { RedisAddress } from './redis-store.js'

@@ -1,6 +1,7 @@
-import { readSecretFile, type Secret } from '../config/secret-file.js'
+import { readSecretFile, type Secret } from '../common/secret-file.js'
 import type { AlgorithmName } from './algorithms.js'
 import { formatRate, type Limit } from './rate.js'
+import type { RedisConfig } from '../state/redis-config.js'
 import type { RedisAddress } from './redis-store.js'
 import type { RateLimitOutput } from './schema.js'
 
@@ -30,6 +31,7 @@ export function normalizeRateLimit(
   notices: string[],
   workers: number,
   strict = false,
+  sharedRedis = false,
 ): RateLimitSettings {
   let redisPassword: Secret | undefined
   if (raw.enabled && raw.redisPasswordFile !== undefined) {
@@ -50,11 +52,24 @@ export function normalizeRateLimit(
     redisPassword,
     redisTimeoutMs: raw.redisTimeout,
   }
-  if (settings.enabled && settings.redis === undefined && workers > 1) {
+  if (settings.enabled && settings.redis === undefined && !sharedRedis && workers > 1) {
     notices.push(
-      `rate limits are counted per worker process (${workers} workers, no MCP_RATELIMIT_REDIS): a principal ` +
+      `rate limits are counted per worker process (${workers} workers, neither MCP_RATELIMIT_REDIS nor MCP_REDIS_URL): a principal ` +
         `can get up to ${workers} times ${settings.limit === undefined ? 'each limit' : formatRate(settings.limit)}`,
     )
   }
   return settings
+}
+
+/** The rate limiter's own address (nginx-mcp-resource's `MCP_RATELIMIT_REDIS`) in the shared client's shape. */
+export function redisConfigOf(address: RedisAddress, password: Secret | undefined, timeoutMs: number): RedisConfig {
+  const { host, port, db, tls } = address
+  return {
+    url: `${tls ? 'rediss' : 'redis'}://${host.includes(':') ? `[${host}]` : host}:${port}/${db}`,
+    username: address.username,
+    password,
+    // Counter keys carry `rateLimit.prefix` themselves.
+    keyPrefix: '',
+    commandTimeout: timeoutMs,
+  }
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ForbiddenOrigin } from '../errors.js'
-import { isLoopbackHost } from '../config/loopback.js'
+import { isLoopbackHost } from '../common/loopback.js'
 
 const EXPOSED = 'WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version'
 const ALLOWED_HEADERS =

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Config } from '../config/normalize.js'
 import { checkHttpMethod } from '../jsonrpc/http-method.js'
-import type { McpRequest } from '../jsonrpc/mcp-request.js'
+import type { McpCall } from '../jsonrpc/mcp-call.js'
 import { parseMcpRequest } from '../jsonrpc/parse.js'
 import { PROTOCOL_VERSIONS, type ProtocolVersion } from '../jsonrpc/protocol-version.js'
 import { authorize, authorizeHttpRequest } from '../policy/authorize.js'
@@ -10,15 +10,6 @@ import { createSseListFilter } from '../policy/filter-sse.js'
 import { compilePolicy } from '../policy/rules.js'
 import type { ResponseRewriter } from '../proxy/forward.js'
 import type { Principal } from '../token/principal.js'
-
-/** The MCP call a POST carries, summarized for the decision event. */
-export interface McpCall {
-  readonly request: McpRequest
-  /** The method of the first message (a batch lists them all in `request.messages`). */
-  readonly method: string | undefined
-  readonly target: string | undefined
-  readonly protocolVersion: ProtocolVersion
-}
 
 /**
  * The seam between the pipeline and the pure MCP policy (src/policy, src/jsonrpc): read the call

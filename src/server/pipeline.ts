@@ -12,7 +12,8 @@ import { readRequestBody } from './read-body.js'
 import { refuseRequestHead } from './request-head.js'
 import { closeIfBodyUnread, metadataAnswer, writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
-import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
+import type { McpCall } from '../jsonrpc/mcp-call.js'
+import type { McpAuthorizer } from './mcp-authorizer.js'
 
 export interface GatewayParts {
   config: Config
@@ -78,7 +79,7 @@ class Exchange implements ForwardListener {
 }
 
 /**
- * A request's way through the gateway (DESIGN.md "The request's way through"):
+ * A request's way through the gateway (docs/architecture.md, "A request's way through"):
  *
  *   1. checkHead        one Host (RFC 9112 §3.2); a path without dot or empty segments, backslashes
  *                       or encoded dots and slashes, else 400 before routing, for every route

@@ -1,4 +1,4 @@
-import { TokenCache } from '../token/verified-cache.js'
+import { TokenCache } from '../common/token-cache.js'
 import type { StateStore } from './store.js'
 
 export interface MemoryStoreOptions {

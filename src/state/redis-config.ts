@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { duration } from '../config/units.js'
-import { readSecretFile, Secret } from '../config/secret-file.js'
+import { duration } from '../common/units.js'
+import { readSecretFile, Secret } from '../common/secret-file.js'
 
 /** `redis://host:6379/0`, `rediss://...` (TLS), or `host:port` as nginx-mcp-resource writes it. */
 const redisUrl = z

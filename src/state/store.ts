@@ -1,5 +1,5 @@
 /**
- * State that several gateway processes must share (DESIGN.md "State and scale") sits behind this
+ * State that several gateway processes must share (docs/scaling.md) sits behind this
  * one small interface: in memory by default, Redis when `redis.url` (`MCP_REDIS_URL`) is set, so
  * replicas behind one Redis see the same entries.
  *

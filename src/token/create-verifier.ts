@@ -1,12 +1,12 @@
-import type { Config } from '../config/normalize.js'
+import type { TokenCache } from '../common/token-cache.js'
 import { events } from '../observability/events.js'
 import type { RedisConfig } from '../state/redis-config.js'
 import { createRedisStore } from '../state/redis-store.js'
 import type { StateStore } from '../state/store.js'
+import type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 import { builtFrom, createIssuerVerifier, sameSettings, type IssuerVerifier } from './issuer-verifier.js'
 import type { TokenVerifier } from './principal.js'
 import { createTokenRouter, type VerifiedEntry } from './router.js'
-import type { TokenCache } from './verified-cache.js'
 
 export { applyIssuerPolicy, withIssuerPolicy, type IssuerPolicy } from './issuer-policy.js'
 
@@ -14,6 +14,13 @@ export { applyIssuerPolicy, withIssuerPolicy, type IssuerPolicy } from './issuer
 const DEFAULT_CACHE_SIZE = 10_000
 
 type SharedStore = { store: StateStore; config: RedisConfig }
+
+/** The parts of the gateway's configuration that verifying tokens needs (src/config composes them). */
+export interface VerifierSettings {
+  readonly resource: { readonly canonicalUri: string }
+  readonly authorizationServers: readonly ResolvedAuthorizationServer[]
+  readonly redis?: RedisConfig | undefined
+}
 
 /** What a verifier built here is made of, for the reload that builds its successor. */
 interface Assembly {
@@ -33,7 +40,7 @@ const assemblies = new WeakMap<TokenVerifier, Assembly>()
  * issuer's own policy (`maxTokenLifetime`, `requiredClaims`, extra scope claims) wraps its
  * verifier, so cached results have passed it too.
  */
-export function createVerifier(config: Pick<Config, 'resource' | 'authorizationServers' | 'redis'>): TokenVerifier {
+export function createVerifier(config: VerifierSettings): TokenVerifier {
   // One Redis connection serves every issuer (keys carry the issuer); memory stores are per issuer.
   const shared = config.redis === undefined ? undefined : { store: createRedisStore(config.redis), config: config.redis }
   const issuers = config.authorizationServers.map((as) =>
@@ -51,7 +58,7 @@ export function createVerifier(config: Pick<Config, 'resource' | 'authorizationS
  *   cannot load while the running ones hold keys, the running ones stay and a warning says so.
  * The running verifier's `close` then closes only what the new one did not take over.
  */
-export async function reloadVerifier(running: TokenVerifier, next: Config): Promise<TokenVerifier> {
+export async function reloadVerifier(running: TokenVerifier, next: VerifierSettings): Promise<TokenVerifier> {
   const old = assemblies.get(running)
   if (old === undefined) {
     const fresh = createVerifier(next)

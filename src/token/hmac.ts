@@ -1,4 +1,4 @@
-import type { Secret } from '../config/secret-file.js'
+import type { Secret } from '../common/secret-file.js'
 import type { KeySource } from './key-source.js'
 
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const

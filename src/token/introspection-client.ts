@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici'
 import { IntrospectionFailure, MAX_ANSWER_BYTES, parseIntrospectionAnswer, type IntrospectionAnswer } from './introspection-answer.js'
-import type { Secret } from '../config/secret-file.js'
+import type { Secret } from '../common/secret-file.js'
 
 export interface IntrospectionClientOptions {
   clientId: string

@@ -1,6 +1,6 @@
-import type { AuthorizationServerConfig, ResolveContext, ResolvedAuthorizationServer } from '../config/authorization-server-schema.js'
-import { isLoopbackHost } from '../config/loopback.js'
-import { readSecretFile, type Secret } from '../config/secret-file.js'
+import type { AuthorizationServerConfig, ResolveContext, ResolvedAuthorizationServer } from './authorization-server-schema.js'
+import { isLoopbackHost } from '../common/loopback.js'
+import { readSecretFile, type Secret } from '../common/secret-file.js'
 
 /** An issuer's introspection settings, checked, with the client secret read from its file. */
 export interface ResolvedIntrospection {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { ResolvedAuthorizationServer } from '../config/normalize.js'
-import { isLoopbackHost } from '../config/loopback.js'
+import type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
+import { isLoopbackHost } from '../common/loopback.js'
 import { IntrospectionCapped, VerifierUnavailable } from '../errors.js'
 import { events, type IntrospectionEvent } from '../observability/events.js'
 import type { StateStore } from '../state/store.js'
@@ -19,7 +19,7 @@ import {
 import { createIntrospectionClient } from './introspection-client.js'
 import { createIntrospectionCap } from './introspection-cap.js'
 import type { Principal, TokenVerifier, VerifyContext } from './principal.js'
-import { TokenCache } from './verified-cache.js'
+import { TokenCache } from '../common/token-cache.js'
 
 export interface IntrospectionVerifierOptions {
   /** The canonical URI; the answer's `aud` must name it (RFC 8707 §2). */

@@ -1,5 +1,5 @@
 import { InvalidToken } from '../errors.js'
-import type { ResolvedAuthorizationServer } from '../config/normalize.js'
+import type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 import type { Principal, TokenVerifier } from './principal.js'
 import { readScopes } from './scopes-claim.js'
 

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
-import type { ResolvedAuthorizationServer } from '../config/normalize.js'
-import { Secret } from '../config/secret-file.js'
+import type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
+import { Secret } from '../common/secret-file.js'
 import { createMemoryStore } from '../state/memory-store.js'
 import type { RedisConfig } from '../state/redis-config.js'
 import type { StateStore } from '../state/store.js'

@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
-import type { ResolvedAuthorizationServer } from '../config/normalize.js'
+import type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 import { GatewayError, InvalidToken, VerifierUnavailable, type FailureReason } from '../errors.js'
 import { createAudienceCheck } from './audience.js'
 import { createKeySource } from './key-source.js'

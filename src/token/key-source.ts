@@ -1,5 +1,5 @@
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose'
-import type { ResolvedAuthorizationServer } from '../config/normalize.js'
+import type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 import { createHmacKeySource } from './hmac.js'
 import { createRemoteKeys } from './remote-keys.js'
 

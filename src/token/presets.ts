@@ -1,4 +1,4 @@
-import type { AuthorizationServerConfig } from '../config/authorization-server-schema.js'
+import type { AuthorizationServerConfig } from './authorization-server-schema.js'
 
 /**
  * Identity-provider presets: each is a pure function that fills the settings the provider's quirks

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose'
-import type { ResolvedAuthorizationServer } from '../config/normalize.js'
+import type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 import { VerifierUnavailable } from '../errors.js'
 import { events } from '../observability/events.js'
 import { DiscoveryError, discoverAuthorizationServer } from './discovery.js'

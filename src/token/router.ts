@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { InvalidToken } from '../errors.js'
 import type { Principal, TokenVerifier, VerifyContext } from './principal.js'
-import { TokenCache } from './verified-cache.js'
+import { TokenCache } from '../common/token-cache.js'
 
 export interface TokenRouterOptions {
   /** JWT verifiers by expected `iss`. */

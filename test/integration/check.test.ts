@@ -156,7 +156,7 @@ describe('mcp-resource-gateway check', () => {
     assert.match(report.results[0]?.message ?? '', /MCP_CANONICAL_URI/)
   })
 
-  test('MCP_CLIENT_SECRET in the environment fails (seed 000: the secret comes from a file only)', async () => {
+  test('MCP_CLIENT_SECRET in the environment fails (the secret comes from a file only)', async () => {
     const { code, report } = await runCheck({ ...goodEnv, MCP_CLIENT_SECRET: 'not-a-real-secret' })
     assert.equal(code, 1)
     const hit = report.results.find((r) => /MCP_CLIENT_SECRET/.test(r.message))

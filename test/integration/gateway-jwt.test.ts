@@ -23,7 +23,7 @@ import type { McpBackend } from '../support/mcp-backend.js'
 import { accessTokenClaims, algNoneToken, createTestKeys, hs256WithPublicKey, mintJwt } from '../support/tokens.js'
 import type { TestKeys } from '../support/tokens.js'
 
-// Every challenge case of issue 2 against the real gateway (DESIGN.md "Wire decisions").
+// Every challenge case of issue 2 against the real gateway (README "What it does on the wire", docs/errors.md).
 
 const ISSUER = 'https://issuer.test'
 const SCOPE = 'mcp:read'

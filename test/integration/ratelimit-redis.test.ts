@@ -9,6 +9,7 @@ import { ALGORITHMS, type AlgorithmName } from '../../src/ratelimit/algorithms.j
 import { createMemoryStore } from '../../src/ratelimit/memory-store.js'
 import type { Limit } from '../../src/ratelimit/rate.js'
 import { createRedisStore, type RedisAddress } from '../../src/ratelimit/redis-store.js'
+import { redisConfigOf } from '../../src/ratelimit/settings.js'
 import { StoreUnavailable, type LimitCheck, type RateLimitStore } from '../../src/ratelimit/store.js'
 
 /**
@@ -24,7 +25,7 @@ let admin: Redis
 const stores: RateLimitStore[] = []
 
 function redisStore(algorithm: AlgorithmName, now?: () => number, address = REDIS, timeoutMs = 1000): RateLimitStore {
-  const store = createRedisStore({ algorithm, address, timeoutMs, ...(now === undefined ? {} : { now }) })
+  const store = createRedisStore({ algorithm, redis: redisConfigOf(address, undefined, timeoutMs), ...(now === undefined ? {} : { now }) })
   stores.push(store)
   return store
 }

@@ -174,6 +174,18 @@ describe('rate limiting in Redis (several gateways count as one)', () => {
     assert.ok(keysNow.every((k) => !k.includes('erin')), 'keys hold a hash, not the subject')
   })
 
+  test('with only the shared Redis (MCP_REDIS_URL), the counters live there too: one connection block serves every feature', async () => {
+    const env = { MCP_RATELIMIT_RATE: '2r/m', MCP_REDIS_URL: 'redis://127.0.0.1:6379', MCP_RATELIMIT_ALGO: 'fixed_window' }
+    const [one, two] = [await gateway(env), await gateway(env)]
+    const gina = `Bearer ${await token('gina-shared')}`
+    await untilNot503(one, `Bearer ${await token('warm-up-3')}`)
+    await untilNot503(two, `Bearer ${await token('warm-up-4')}`)
+    const statuses = []
+    for (const gw of [one, two, one]) statuses.push((await post(gw, gina)).status)
+    assert.deepEqual(statuses, [200, 200, 429])
+    assert.ok((await redis.keys(`${PREFIX}:*`)).length >= 1, 'counters live in Redis')
+  })
+
   test('Redis unreachable with MCP_RATELIMIT_ON_ERROR=deny (default): 503 with Retry-After; a bad token is still 401', async () => {
     const port = await reservePort()
     const gw = await gateway({ MCP_RATELIMIT_RATE: '4r/m', MCP_RATELIMIT_REDIS: `127.0.0.1:${port}` })

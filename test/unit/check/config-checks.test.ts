@@ -32,7 +32,7 @@ describe('checkCanonicalUri (OAuth 2.1 §1.5, MCP §Canonical Server URI)', () =
   }
 })
 
-describe('checkTransport (seed 000: plaintext only inside one trust boundary)', () => {
+describe('checkTransport (plaintext only inside one trust boundary)', () => {
   const base = { listen: { host: '0.0.0.0', port: 8080 }, tls: { enabled: false, minVersion: '1.2' } } as unknown as Config
   test('TLS on is ok', () => {
     const result = checkTransport({ ...base, tls: { ...base.tls, enabled: true } } as Config)
@@ -83,7 +83,7 @@ test('checkLogging: structural ok at info, a warning at debug and trace', () => 
   }
 })
 
-describe('checkScopeConsistency (seed 000, MCP §Scope Selection Strategy)', () => {
+describe('checkScopeConsistency (MCP §Scope Selection Strategy)', () => {
   test('challenge scopes advertised: ok', () => {
     assert.equal(checkScopeConsistency(['mcp:read', 'mcp:write'], ['mcp:read']).status, 'ok')
   })

@@ -41,7 +41,7 @@ test('the JSON report', () => {
   assert.equal(json.results.length, 2)
 })
 
-test('introspection cache TTL: tens of seconds ok, minutes warn, longer fails (seed 000)', () => {
+test('introspection cache TTL: tens of seconds ok, minutes warn, longer fails', () => {
   assert.equal(checkIntrospectionCacheTtl(60_000).status, 'ok')
   assert.equal(checkIntrospectionCacheTtl(0).status, 'ok')
   assert.equal(checkIntrospectionCacheTtl(120_000).status, 'warn')

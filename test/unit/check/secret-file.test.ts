@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { checkSecretFile, secretFileVerdict } from '../../../src/check/secret-file.js'
 
-describe('secretFileVerdict (seed 000: the secret only in a file, mode 600)', () => {
+describe('secretFileVerdict (the secret only in a file, mode 600)', () => {
   const facts = (mode: number) => ({ path: '/run/secrets/rs.secret', mode: 0o100000 | mode, isFile: true, size: 12 })
   const cases: { mode: number; status: string; match: RegExp }[] = [
     { mode: 0o600, status: 'ok', match: /mode 600 \(owner only\)/ },

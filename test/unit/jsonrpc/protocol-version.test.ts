@@ -11,7 +11,7 @@ test('isProtocolVersion', () => {
   for (const v of ['2024-11-05', '', 'constructor', 42, undefined]) assert.equal(isProtocolVersion(v), false)
 })
 
-// research/mcp-2026-07-28.md §7
+// docs/policy.md, the version table
 const table: [keyof ReturnType<typeof featuresOf>, boolean, boolean, boolean, boolean][] = [
   // feature, 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28
   ['batches', true, false, false, false],

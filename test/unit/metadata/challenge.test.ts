@@ -10,7 +10,7 @@ import {
 } from '../../../src/errors.js'
 import { buildChallenge, quote, relayScopeChallenge } from '../../../src/metadata/challenge.js'
 
-// DESIGN.md "Wire decisions" and RFC 6750 §3 (https://www.rfc-editor.org/rfc/rfc6750#section-3).
+// docs/errors.md and RFC 6750 §3 (https://www.rfc-editor.org/rfc/rfc6750#section-3).
 const META = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'
 
 describe('buildChallenge', () => {

@@ -46,7 +46,7 @@ describe('createMetrics', () => {
   })
   after(() => metrics.close())
 
-  test('counts the seed 002 metrics, durations, streams and introspection from events only', async () => {
+  test('counts the documented metrics, durations, streams and introspection from events only', async () => {
     events.decision.publish(decision())
     events.decision.publish(decision({ target: 'delete_repo', decision: 'deny', reason: 'insufficient_scope', status: 403, upstreamMs: undefined }))
     events.decision.publish(decision({ ...unauthenticated, status: 401, decision: 'deny', reason: 'no_credentials' }))

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { InsufficientScope } from '../../../src/errors.js'
 import { authorize, authorizeHttpRequest } from '../../../src/policy/authorize.js'
-import type { ScopesConfigInput } from '../../../src/config/scopes-schema.js'
+import type { ScopesConfigInput } from '../../../src/policy/scopes-schema.js'
 import { EXAMPLE, policyOf, principalOf, requestOf } from './support.js'
 
 interface Row {

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { ScopesConfig } from '../../../src/config/scopes-schema.js'
+import type { ScopesConfig } from '../../../src/policy/scopes-schema.js'
 import { compilePolicy, methodScopes, resourceScopes, targetScopes } from '../../../src/policy/rules.js'
 import { EXAMPLE, policyOf } from './support.js'
 

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { scopesSchema } from '../../../src/config/scopes-schema.js'
+import { scopesSchema } from '../../../src/policy/scopes-schema.js'
 
 test('defaults', () => {
   assert.deepEqual(scopesSchema.parse({}), {

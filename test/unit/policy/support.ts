@@ -1,4 +1,4 @@
-import { scopesSchema, type ScopesConfigInput } from '../../../src/config/scopes-schema.js'
+import { scopesSchema, type ScopesConfigInput } from '../../../src/policy/scopes-schema.js'
 import type { McpMessage, McpRequest } from '../../../src/jsonrpc/mcp-request.js'
 import type { ProtocolVersion } from '../../../src/jsonrpc/protocol-version.js'
 import { compilePolicy, type Policy } from '../../../src/policy/rules.js'

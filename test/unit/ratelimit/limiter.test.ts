@@ -9,7 +9,7 @@ import { RateLimitExceeded, RateLimitUnavailable } from '../../../src/ratelimit/
 import { createRateLimiter, type RateLimiter } from '../../../src/ratelimit/limiter.js'
 import { createMemoryStore } from '../../../src/ratelimit/memory-store.js'
 import { StoreUnavailable, type RateLimitStore } from '../../../src/ratelimit/store.js'
-import type { McpCall } from '../../../src/server/mcp-authorizer.js'
+import type { McpCall } from '../../../src/jsonrpc/mcp-call.js'
 import type { Principal } from '../../../src/token/principal.js'
 
 const BASE = {

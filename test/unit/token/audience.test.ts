@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createAudienceCheck, normalizeAudience } from '../../../src/token/audience.js'
 
-// DESIGN.md "Audience": compared after lower-casing scheme and host and dropping a default port
+// docs/security.md, audience: compared after lower-casing scheme and host and dropping a default port
 // (RFC 3986 §6.2.3); `/mcp` and `/mcp/` differ; only an empty path equals `/`; values that are not
 // http(s) URLs compare byte for byte. RFC 8707 §2 forbids a fragment in a resource indicator.
 

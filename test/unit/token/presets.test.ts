@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { authorizationServerSchema } from '../../../src/config/authorization-server-schema.js'
+import { authorizationServerSchema } from '../../../src/token/authorization-server-schema.js'
 import { loadConfig } from '../../../src/config/load.js'
 import { ConfigError, InvalidToken } from '../../../src/errors.js'
 import { applyIssuerPolicy, type IssuerPolicy } from '../../../src/token/issuer-policy.js'

@@ -4,7 +4,7 @@ import { base64url } from 'jose'
 import { InvalidToken } from '../../../src/errors.js'
 import type { Principal, TokenVerifier } from '../../../src/token/principal.js'
 import { createTokenRouter } from '../../../src/token/router.js'
-import { TokenCache } from '../../../src/token/verified-cache.js'
+import { TokenCache } from '../../../src/common/token-cache.js'
 
 // Routing is a pure decision over the token's shape and unverified `iss`; the verifiers here only
 // record what reached them (the real ones are exercised in test/integration/gateway-jwt.test.ts).

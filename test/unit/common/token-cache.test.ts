@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { TokenCache } from '../../../src/token/verified-cache.js'
+import { TokenCache } from '../../../src/common/token-cache.js'
 
 describe('TokenCache', () => {
   test('keys are a SHA-256 of the token, never the token', () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { list } from './units.js'
+import { list } from '../common/units.js'
 
 /** RFC 6749 §3.3 `scope-token = 1*NQCHAR`: printable ASCII without space, `"` or `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/

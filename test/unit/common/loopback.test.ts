@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { isLoopbackHost } from '../../../src/config/loopback.js'
+import { isLoopbackHost } from '../../../src/common/loopback.js'
 
 describe('isLoopbackHost', () => {
   const rows: { host: string; loopback: boolean }[] = [

@@ -1,10 +1,10 @@
 import type { JSONWebKeySet } from 'jose'
 import { z } from 'zod'
-import { checkHmacKeyLength, HMAC_ALGORITHMS } from '../token/hmac.js'
-import { assignOpaqueTokens, resolveIntrospection, type ResolvedIntrospection } from '../token/introspection-config.js'
-import { readSecretFile, type Secret } from './secret-file.js'
-import { applyPreset, PRESET_NAMES, type PresetName } from '../token/presets.js'
-import { duration, httpUrl, list } from './units.js'
+import { checkHmacKeyLength, HMAC_ALGORITHMS } from './hmac.js'
+import { assignOpaqueTokens, resolveIntrospection, type ResolvedIntrospection } from './introspection-config.js'
+import { readSecretFile, type Secret } from '../common/secret-file.js'
+import { applyPreset, PRESET_NAMES, type PresetName } from './presets.js'
+import { duration, httpUrl, list } from '../common/units.js'
 
 /** Asymmetric algorithms accepted by default. `none` is never accepted; HMAC only with a secret file. */
 export const DEFAULT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
