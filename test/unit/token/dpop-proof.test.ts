@@ -62,7 +62,7 @@ describe('checkDpopProof', async () => {
     },
     {
       name: 'an HMAC proof',
-      proof: (k) =>
+      proof: () =>
         new SignJWT({ htm: 'POST', htu: URI, iat: NOW, jti: 'h' })
           .setProtectedHeader({ typ: 'dpop+jwt', alg: 'HS256', jwk: { kty: 'oct', k: 'c2VjcmV0' } } as never)
           .sign(new TextEncoder().encode('secret-secret-secret-secret-1234')),
