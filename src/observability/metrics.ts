@@ -32,6 +32,15 @@ const AUTH_FAILURES = new Set([
   'token_type',
   'token_lifetime',
   'inactive',
+  'invalid_dpop_proof',
+  'dpop_replay',
+  'dpop_key_mismatch',
+  'use_dpop_nonce',
+  'bound_token_as_bearer',
+  'unbound_token_as_dpop',
+  'dpop_required',
+  'certificate_mismatch',
+  'replay_cache_unavailable',
   'verifier_unavailable',
 ])
 

@@ -5,8 +5,10 @@ import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
+import { createConfiguredSenderConstraint } from '../token/create-sender-constraint.js'
 import { createVerifier } from '../token/create-verifier.js'
 import type { TokenVerifier } from '../token/principal.js'
+import type { SenderConstraint } from '../token/sender-constraint.js'
 import { drainServer } from './lifecycle.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
 import { listen, type BoundAddress } from './listen.js'
@@ -49,7 +51,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     if (config.tls.enabled) res.setHeader('strict-transport-security', HSTS)
     parts.handler(req, res)
   }
-  const server = config.tls.enabled ? createHttpsServer(secureContextOptions(config), listener) : createHttpServer(listener)
+  const server = config.tls.enabled
+    ? createHttpsServer({ ...secureContextOptions(config), ...clientCertificateOptions(config) }, listener)
+    : createHttpServer(listener)
   // Long SSE streams must not be cut by the server's own timeouts; the backend decides.
   server.requestTimeout = 0
   server.keepAliveTimeout = 65_000
@@ -103,6 +107,7 @@ interface Parts {
   forwarder: ReturnType<typeof createForwarder>
   handler: (req: IncomingMessage, res: ServerResponse) => void
   rateLimiter: RateLimiter | undefined
+  senderConstraint: SenderConstraint
 }
 
 function buildParts(config: Config, options: StartOptions): Parts {
@@ -114,6 +119,7 @@ function buildParts(config: Config, options: StartOptions): Parts {
       resourcePath: config.resource.path,
     })
   const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
+  const senderConstraint = options.parts?.senderConstraint ?? createConfiguredSenderConstraint(config)
   const handler = createGatewayHandler({
     config,
     verifier,
@@ -121,14 +127,16 @@ function buildParts(config: Config, options: StartOptions): Parts {
     authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config),
     extraRoutes: options.parts?.extraRoutes,
     admit: options.parts?.admit ?? rateLimiter,
+    senderConstraint,
   })
-  return { verifier, forwarder, handler, rateLimiter }
+  return { verifier, forwarder, handler, rateLimiter, senderConstraint }
 }
 
 async function closeParts(parts: Parts): Promise<void> {
   await parts.forwarder.close()
   await parts.verifier.close?.()
   await parts.rateLimiter?.close()
+  await parts.senderConstraint.close()
 }
 
 /** Cert and key are read at start and on every reload; `minVersion` 1.2 unless 1.3 is asked for. */
@@ -137,5 +145,15 @@ function secureContextOptions(config: Config): SecureContextOptions {
     cert: readFileSync(config.tls.certFile as string),
     key: readFileSync(config.tls.keyFile as string),
     minVersion: config.tls.minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+    ...(config.tls.clientCaFile === undefined ? {} : { ca: readFileSync(config.tls.clientCaFile) }),
   }
+}
+
+/**
+ * RFC 8705 §3: with a client CA, certificates are asked for; only `mtls: required` makes the
+ * handshake refuse a client without one. An unverified certificate never binds (client-certificate.ts).
+ */
+function clientCertificateOptions(config: Config): { requestCert: boolean; rejectUnauthorized: boolean } {
+  const requestCert = config.tls.clientCaFile !== undefined
+  return { requestCert, rejectUnauthorized: requestCert && config.senderConstraint.mtls === 'required' }
 }

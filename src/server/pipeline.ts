@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config/normalize.js'
-import { BadRequest, GatewayError, type FailureReason, type UpstreamError } from '../errors.js'
+import { BadRequest, GatewayError, type AuthScheme, type FailureReason, type UpstreamError } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ResponseRewriter } from '../proxy/forward.js'
-import { extractBearerToken } from '../token/bearer.js'
+import { extractCredentials } from '../token/bearer.js'
+import { createConfiguredSenderConstraint } from '../token/create-sender-constraint.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
+import type { SenderConstraint } from '../token/sender-constraint.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import { readRequestBody } from './read-body.js'
 import { writeError, writeJson, type ChallengeContext } from './respond.js'
@@ -23,12 +25,16 @@ export interface GatewayParts {
   /** After authorization, before forwarding (rate limits); throws a `GatewayError` to refuse. */
   /** Resolves headers to add to the forwarded response (`RateLimit-*`), if any. */
   admit?: (principal: Principal, call: McpCall | undefined) => Promise<Readonly<Record<string, string>> | void>
+  /** The binding rule for DPoP- and certificate-bound tokens. Default: as configured, replay cache in memory. */
+  senderConstraint?: SenderConstraint
 }
 
 /** Per-request state carried through the steps and into the decision event. */
 class Exchange implements ForwardListener {
   readonly started = performance.now()
   principal: Principal | undefined = undefined
+  /** The scheme the credentials came with, once read: its challenge carries the error. */
+  scheme: AuthScheme | undefined = undefined
   call: McpCall | undefined = undefined
   reason: FailureReason | undefined = undefined
   upstreamMs: number | undefined = undefined
@@ -63,8 +69,9 @@ class Exchange implements ForwardListener {
  *
  *   1. route            metadata | health | readiness | extra | MCP path | 404
  *   2. checkOrigin      invalid Origin: 403; CORS preflight answered without a token
- *   3. extractToken     RFC 6750 §2.1 header only
- *   4. verifyToken      signature/claims or introspection, then audience and issuer
+ *   3. extractToken     RFC 6750 §2.1 header only; `Bearer`, or `DPoP` (RFC 9449 §7.1)
+ *   4. verifyToken      signature/claims or introspection, then audience and issuer; then the
+ *                       token's binding: DPoP proof (RFC 9449) or client certificate (RFC 8705)
  *   5. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
  *   6. authorize        required scopes, per method, per tool/prompt/resource
  *   7. admit            rate limits (after authentication: a bad token is a 401, never a 429)
@@ -73,6 +80,8 @@ class Exchange implements ForwardListener {
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, verifier, forwarder, authorizer } = parts
+  const senderConstraint = parts.senderConstraint ?? createConfiguredSenderConstraint(config, { shared: false })
+  const dpop = config.senderConstraint.dpop
   const metadataDocument = buildProtectedResourceMetadata({
     resource: config.resource.canonicalUri,
     authorizationServers: config.authorizationServers.map((as) => as.issuer),
@@ -80,10 +89,14 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     bearerMethodsSupported: config.resource.bearerMethodsSupported,
     resourceDocumentation: config.resource.documentation,
     resourceName: config.resource.name,
+    dpopSigningAlgValuesSupported: dpop === 'off' ? undefined : config.senderConstraint.dpopAlgorithms,
+    dpopBoundAccessTokensRequired: dpop === 'off' ? undefined : dpop === 'required',
+    tlsClientCertificateBoundAccessTokens: config.senderConstraint.mtls === 'off' ? undefined : true,
   })
   const challenge: ChallengeContext = {
     resourceMetadata: config.resource.metadataUri,
     scope401: authorizer.challengeScope,
+    dpop: dpop === 'off' ? undefined : { algorithms: config.senderConstraint.dpopAlgorithms, required: dpop === 'required' },
   }
   const route = createRouter({
     resourcePath: config.resource.path,
@@ -128,9 +141,14 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
       throw new BadRequest('method_not_allowed', 'Method not allowed on the MCP endpoint', 405)
     }
 
-    const token = extractBearerToken(authorizationHeader(req))
+    const credentials = extractCredentials(authorizationHeader(req), dpop !== 'off')
+    exchange.scheme = credentials.scheme
+    const { token } = credentials
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
-    exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
+    const principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
+    const binding = senderConstraint.check(req, credentials, principal)
+    if (binding !== undefined) await binding
+    exchange.principal = principal
 
     let body: Buffer | undefined
     if (req.method === 'POST') {
@@ -165,7 +183,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     if (!(error instanceof GatewayError) && events.notice.hasSubscribers) {
       events.notice.publish({ level: 'error', message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` })
     }
-    writeError(exchange.res, known, challenge)
+    writeError(exchange.res, known, challenge, exchange.scheme)
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import { events } from '../observability/events.js'
 import type { RedisConfig } from './redis-config.js'
-import type { StateStore } from './store.js'
+import type { ClaimingStore } from './store.js'
 
 /** Connection errors repeat while Redis is down; one notice per this many milliseconds is enough. */
 const NOTICE_INTERVAL_MS = 30_000
@@ -11,7 +11,7 @@ const NOTICE_INTERVAL_MS = 30_000
  * command is bounded by `commandTimeout`, and while the connection is lost commands reject at once,
  * so a Redis outage costs a cache miss, not a stalled request.
  */
-export function createRedisStore(config: RedisConfig): StateStore {
+export function createRedisStore(config: RedisConfig): ClaimingStore {
   const client = new Redis(config.url, {
     ...(config.username === undefined ? {} : { username: config.username }),
     ...(config.password === undefined ? {} : { password: config.password.reveal() }),
@@ -49,6 +49,11 @@ export function createRedisStore(config: RedisConfig): StateStore {
       if (ttlMs <= 0) return
       available()
       await client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)))
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      available()
+      // One SET NX PX: of two replicas that see one key at once, exactly one gets "OK".
+      return (await client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK'
     },
     async close() {
       try {
