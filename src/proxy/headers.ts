@@ -2,11 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http'
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy, and neither do credentials: MCP
- * authorization §Token Passthrough forbids forwarding the client's token, so `Authorization` is
- * dropped along with anything the client's `Connection` header names.
+ * authorization §Token Passthrough forbids forwarding the client's token, so `Authorization` and
+ * the token's DPoP proof (RFC 9449 §4.1, it holds the token's hash) are dropped along with anything
+ * the client's `Connection` header names.
  */
 const NEVER_UPSTREAM = new Set([
   'authorization',
+  'dpop',
   'proxy-authorization',
   'connection',
   'keep-alive',
