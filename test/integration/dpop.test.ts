@@ -1,12 +1,15 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeJwt, SignJWT } from 'jose'
 import { Redis } from 'ioredis'
+import { runChecks } from '../../src/check/run-checks.js'
 import { createMetrics, type GatewayMetrics } from '../../src/observability/metrics.js'
+import { startAuthorizationServer, type AuthorizationServer } from '../support/authorization-server.js'
 import { recordSecret } from '../support/log-capture.js'
+import { startMcpBackend, type McpBackend } from '../support/mcp-backend.js'
 import { createDpopKey, makeProof, type DpopKey, type ProofOptions } from '../support/dpop.js'
 import {
   gatewayMcpUrl,
@@ -225,7 +228,7 @@ describe('DPoP-bound tokens from oidc-provider, through the gateway', () => {
   })
 })
 
-describe('dpop: required, and introspected DPoP-bound tokens (cnf.jkt in the RFC 7662 answer)', () => {
+describe('dpop: required', () => {
   let stack: GatewayStack
   let key: DpopKey
 
@@ -261,5 +264,80 @@ describe('dpop: required, and introspected DPoP-bound tokens (cnf.jkt in the RFC
     assert.equal(response.status, 200, response.body)
     const document = JSON.parse((await send(`${stack.gateway.url}/.well-known/oauth-protected-resource/mcp`)).body) as Record<string, unknown>
     assert.equal(document['dpop_bound_access_tokens_required'], true)
+  })
+
+  test('check reports that oidc-provider advertises DPoP (dpop_signing_alg_values_supported)', async () => {
+    const results = await runChecks(stack.gateway.config)
+    const dpop = results.find((r) => r.id === 'as.dpop')
+    assert.equal(dpop?.status, 'ok', JSON.stringify(dpop))
+    assert.match(dpop?.message ?? '', /ES256/)
+  })
+})
+
+describe('introspected DPoP-bound tokens (RFC 9449 §6.2: cnf.jkt in the RFC 7662 answer), behind TLS termination', () => {
+  // The canonical URI is the public https one; the gateway listens on plain http behind it.
+  const RESOURCE = 'https://mcp.example.com/mcp'
+  let as: AuthorizationServer
+  let backend: McpBackend
+  let gateway: TestGateway
+  let temp: { dir: string; remove(): Promise<void> }
+  let key: DpopKey
+  let token: string
+
+  const call = async (authorization: string, proofs: string[]) => {
+    const headers: string[] = []
+    for (const [name, value] of Object.entries(mcpHeaders())) headers.push(name, value)
+    headers.push('authorization', authorization)
+    for (const value of proofs) headers.push('dpop', value)
+    return send(`${gateway.url}/mcp`, { method: 'POST', headers, body: INITIALIZE_BODY })
+  }
+
+  before(async () => {
+    temp = await makeTempDir()
+    const secretFile = join(temp.dir, 'client-secret')
+    await writeFile(secretFile, 'gateway-secret\n')
+    await chmod(secretFile, 0o600)
+    as = await startAuthorizationServer({ resources: { [RESOURCE]: { scope: SCOPE, format: 'opaque' } }, dpop: true })
+    backend = await startMcpBackend()
+    gateway = await startTestGateway({
+      env: {
+        MCP_CANONICAL_URI: RESOURCE,
+        MCP_RESOURCE_PATH: '/mcp',
+        MCP_AUTHORIZATION_SERVER: as.issuer,
+        MCP_AUTH_MODE: 'introspect',
+        MCP_INTROSPECT_ENDPOINT: as.introspectionEndpoint,
+        MCP_CLIENT_ID: 'gateway',
+        MCP_CLIENT_SECRET_FILE: secretFile,
+        MCP_SCOPES_SUPPORTED: SCOPE,
+        MCP_BACKEND: backend.origin,
+      },
+    })
+    key = await createDpopKey('ES256')
+    token = await as.clientCredentialsToken({ resource: RESOURCE, scope: SCOPE, headers: { dpop: await makeProof(key, { htm: 'POST', htu: as.tokenEndpoint }) } })
+    recordSecret(token)
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+    await as?.close()
+    await temp?.remove()
+  })
+
+  test('the introspection answer carries cnf.jkt and token_type DPoP', async () => {
+    const answer = await as.introspect(token)
+    assert.equal(answer['token_type'], 'DPoP')
+    assert.deepEqual(answer['cnf'], { jkt: key.jkt })
+  })
+
+  test('allowed with a proof for the public https URI; refused as Bearer, and with a proof for the internal address', async () => {
+    const sent = await makeProof(key, { htm: 'POST', htu: RESOURCE, accessToken: token })
+    recordSecret(sent)
+    assert.equal((await call(`DPoP ${token}`, [sent])).status, 200)
+    const bearer = await call(`Bearer ${token}`, [])
+    assert.equal(bearer.status, 401)
+    assert.equal(JSON.parse(bearer.body).error_description, 'This token is bound to a DPoP key and needs the DPoP scheme')
+    const internal = await call(`DPoP ${token}`, [await makeProof(key, { htm: 'POST', htu: `${gateway.url}/mcp`, accessToken: token })])
+    assert.equal(internal.status, 401)
+    assert.equal(JSON.parse(internal.body).error_description, 'The DPoP proof was made for another URI')
   })
 })
