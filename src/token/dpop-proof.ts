@@ -1,11 +1,12 @@
 import { hash } from 'node:crypto'
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
+import { decodeProtectedHeader } from 'jose'
 import { InvalidDpopProof } from '../errors.js'
+import { ProofKeyError, verifyWithEmbeddedKey } from './proof-key.js'
 import { JWS_COMPACT } from './router.js'
 
 /**
- * RFC 9449 §4.3: the checks a resource server makes on a DPoP proof, as one pure function (the
- * clock is a parameter). Replay (`jti` seen before), the token's key binding and nonces are the
+ * RFC 9449 §4.3: the checks a resource server makes on a DPoP proof, as one function (the clock is
+ * a parameter; proof-key.ts keeps recently seen client keys). Replay (`jti` seen before), the token's key binding and nonces are the
  * caller's: they need state or the verified token.
  */
 
@@ -60,24 +61,25 @@ export async function checkDpopProof(proof: string, expect: DpopProofExpectation
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalid('The DPoP proof carries no public key')
   if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw invalid('The DPoP proof carries a private key')
 
-  let payload: JWTPayload
+  // RFC 7515 §4.1.11: an extension this check does not know must not be ignored.
+  if (header.crit !== undefined) throw invalid('The DPoP proof is malformed')
+  const [encodedHeader, encodedPayload, encodedSignature] = proof.split('.') as [string, string, string]
+  let jkt: string
   try {
-    payload = (
-      await jwtVerify(proof, EmbeddedJWK, {
-        algorithms: [...expect.algorithms],
-        typ: 'dpop+jwt',
-        currentDate: new Date(expect.nowSeconds * 1000),
-      })
-    ).payload
+    jkt = verifyWithEmbeddedKey(header.alg, jwk as Record<string, unknown>, `${encodedHeader}.${encodedPayload}`, Buffer.from(encodedSignature, 'base64url'))
   } catch (error) {
-    const code = (error as { code?: string }).code
-    throw invalid(
-      code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' ? 'The DPoP proof signature is invalid' : 'The DPoP proof is malformed',
-      error,
-    )
+    const problem = error instanceof ProofKeyError ? error.problem : 'key'
+    throw invalid(problem === 'signature' ? 'The DPoP proof signature is invalid' : 'The DPoP proof carries no usable public key', error)
   }
+  let payload: Record<string, unknown>
+  try {
+    payload = JSON.parse(Buffer.from(encodedPayload, 'base64url').toString('utf8')) as Record<string, unknown>
+  } catch (error) {
+    throw invalid('The DPoP proof is malformed', error)
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('The DPoP proof is malformed')
 
-  const { jti, htm, htu, iat, ath, nonce } = payload as JWTPayload & Record<'htm' | 'htu' | 'ath' | 'nonce', unknown>
+  const { jti, htm, htu, iat, ath, nonce } = payload
   if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw invalid('The DPoP proof has no valid jti')
   if (htm !== expect.method) throw invalid('The DPoP proof was made for another method')
   if (typeof htu !== 'string' || normalizeHtu(htu) !== normalizeHtu(expect.uri)) {
@@ -89,7 +91,7 @@ export async function checkDpopProof(proof: string, expect: DpopProofExpectation
   if (ath !== accessTokenHash(expect.accessToken)) throw invalid('The DPoP proof was made for another access token')
   if (nonce !== undefined && typeof nonce !== 'string') throw invalid('The DPoP proof is malformed')
 
-  return { jkt: await calculateJwkThumbprint(jwk as JWK, 'sha256'), jti, iat, nonce }
+  return { jkt, jti, iat, nonce }
 }
 
 /** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII bytes. */

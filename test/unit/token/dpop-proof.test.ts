@@ -1,8 +1,9 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { InvalidDpopProof } from '../../../src/errors.js'
-import { checkDpopProof, normalizeHtu, type DpopProofExpectation } from '../../../src/token/dpop-proof.js'
+import { accessTokenHash, checkDpopProof, normalizeHtu, type DpopProofExpectation } from '../../../src/token/dpop-proof.js'
 import { createDpopKey, makeProof, type DpopKey, type ProofOptions } from '../../support/dpop.js'
 
 // RFC 9449 §4.3, one row per check, with real proofs signed by jose. The clock is fixed.
@@ -21,10 +22,22 @@ const expectation: DpopProofExpectation = {
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
+/** An RS256 proof signed with node:crypto, for headers jose will not sign (`crit`) and keys it will not make. */
+function rsaProof(modulusLength: number, header: Record<string, unknown> = {}): string {
+  const pair = generateKeyPairSync('rsa', { modulusLength })
+  const jwk = pair.publicKey.export({ format: 'jwk' })
+  const input = `${b64({ typ: 'dpop+jwt', alg: 'RS256', jwk, ...header })}.${b64({ htm: 'POST', htu: URI, iat: NOW, jti: 'r', ath: accessTokenHash(TOKEN) })}`
+  return `${input}.${sign('sha256', Buffer.from(input), pair.privateKey).toString('base64url')}`
+}
+
 describe('checkDpopProof', async () => {
   const es = await createDpopKey('ES256')
   const other = await createDpopKey('ES256')
   const base: ProofOptions = { htm: 'POST', htu: URI, accessToken: TOKEN, iat: NOW }
+
+  test('accepts an RS256 proof signed with node:crypto (the control for the rows built the same way)', async () => {
+    assert.ok((await checkDpopProof(rsaProof(2048), expectation)).jkt)
+  })
 
   for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256']) {
     test(`accepts a fresh ${alg} proof and returns its key thumbprint`, async () => {
@@ -82,6 +95,15 @@ describe('checkDpopProof', async () => {
       proof: (k) => makeProof(k, { ...base, header: { jwk: other.publicJwk } }),
       description: 'The DPoP proof signature is invalid',
     },
+    {
+      name: 'a key of another curve than the alg names (P-384 under ES256)',
+      proof: async (k) => makeProof(k, { ...base, header: { jwk: (await createDpopKey('ES384')).publicJwk } }),
+      description: 'The DPoP proof carries no usable public key',
+    },
+    { name: 'a jwk whose alg is another', proof: (k) => makeProof(k, { ...base, header: { jwk: { ...k.publicJwk, alg: 'ES384' } } }), description: 'The DPoP proof carries no usable public key' },
+    { name: 'a jwk for encryption', proof: (k) => makeProof(k, { ...base, header: { jwk: { ...k.publicJwk, use: 'enc' } } }), description: 'The DPoP proof carries no usable public key' },
+    { name: 'a critical header extension', proof: async () => rsaProof(2048, { crit: ['x-ext'], 'x-ext': 1 }), description: 'The DPoP proof is malformed' },
+    { name: 'an RSA key under 2048 bits', proof: async () => rsaProof(1024), description: 'The DPoP proof carries no usable public key' },
     { name: 'another method', proof: (k) => makeProof(k, { ...base, htm: 'GET' }), description: 'The DPoP proof was made for another method' },
     { name: 'another path', proof: (k) => makeProof(k, { ...base, htu: 'https://mcp.example.com/other' }), description: 'The DPoP proof was made for another URI' },
     { name: 'another host', proof: (k) => makeProof(k, { ...base, htu: 'https://evil.example.com/mcp' }), description: 'The DPoP proof was made for another URI' },
