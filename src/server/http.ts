@@ -5,10 +5,10 @@ import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
-import { createConfiguredSenderConstraint } from '../token/create-sender-constraint.js'
+import { createConfiguredReplayCache, createConfiguredSenderConstraint, replayCacheIdentity } from '../token/create-sender-constraint.js'
 import { createVerifier } from '../token/create-verifier.js'
 import type { TokenVerifier } from '../token/principal.js'
-import type { SenderConstraint } from '../token/sender-constraint.js'
+import type { ReplayCache } from '../token/replay-cache.js'
 import { drainServer } from './lifecycle.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
 import { listen, type BoundAddress } from './listen.js'
@@ -45,7 +45,10 @@ export interface StartOptions {
  * (an authorization server that is down at start makes `/readyz` fail, not the process).
  */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
-  let parts = buildParts(config, options)
+  // The DPoP replay cache outlives reloads that leave it unchanged (see replayCacheIdentity).
+  let replay = createConfiguredReplayCache(config)
+  let replayIdentity = replayCacheIdentity(config)
+  let parts = buildParts(config, options, replay)
   // One listener for the server's life: a reload swaps what it calls, never the sockets.
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (config.tls.enabled) res.setHeader('strict-transport-security', HSTS)
@@ -64,6 +67,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   } catch (error) {
     // A port in use must not leave the backend pool or a Redis client keeping the process alive.
     await closeParts(parts)
+    await replay.close()
     throw error
   }
   void parts.verifier.warmUp?.()
@@ -75,12 +79,15 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       return parts.verifier
     },
     async reload(next) {
-      const fresh = buildParts(next, options)
+      const keepReplay = replayCacheIdentity(next) === replayIdentity
+      const nextReplay = keepReplay ? replay : createConfiguredReplayCache(next)
+      const fresh = buildParts(next, options, nextReplay)
       try {
         // Certificates renewed on disk are picked up for new connections; open ones keep theirs.
         if (config.tls.enabled && next.tls.enabled) (server as unknown as HttpsServer).setSecureContext(secureContextOptions(next))
       } catch (error) {
         await closeParts(fresh)
+        if (!keepReplay) await nextReplay.close()
         throw new Error(`TLS certificate or key: ${(error as Error).message}`, { cause: error })
       }
       await fresh.verifier.warmUp?.()
@@ -88,6 +95,9 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       parts = fresh
       // The forwarder's close waits for the requests (and streams) still running on the old parts.
       void closeParts(old)
+      if (!keepReplay) void replay.close()
+      replay = nextReplay
+      replayIdentity = replayCacheIdentity(next)
     },
     async ready() {
       return (parts.verifier.ready?.() ?? true) && (await parts.forwarder.reachable())
@@ -95,6 +105,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     async close(closeOptions = {}) {
       await drainServer(server, closeOptions.timeoutMs ?? config.shutdownTimeout)
       await closeParts(parts)
+      await replay.close()
     },
   }
 }
@@ -107,10 +118,9 @@ interface Parts {
   forwarder: ReturnType<typeof createForwarder>
   handler: (req: IncomingMessage, res: ServerResponse) => void
   rateLimiter: RateLimiter | undefined
-  senderConstraint: SenderConstraint
 }
 
-function buildParts(config: Config, options: StartOptions): Parts {
+function buildParts(config: Config, options: StartOptions, replay: ReplayCache): Parts {
   const verifier = options.parts?.verifier ?? createVerifier(config)
   const forwarder =
     options.parts?.forwarder ??
@@ -119,7 +129,7 @@ function buildParts(config: Config, options: StartOptions): Parts {
       resourcePath: config.resource.path,
     })
   const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
-  const senderConstraint = options.parts?.senderConstraint ?? createConfiguredSenderConstraint(config)
+  const senderConstraint = options.parts?.senderConstraint ?? createConfiguredSenderConstraint(config, replay)
   const handler = createGatewayHandler({
     config,
     verifier,
@@ -129,14 +139,13 @@ function buildParts(config: Config, options: StartOptions): Parts {
     admit: options.parts?.admit ?? rateLimiter,
     senderConstraint,
   })
-  return { verifier, forwarder, handler, rateLimiter, senderConstraint }
+  return { verifier, forwarder, handler, rateLimiter }
 }
 
 async function closeParts(parts: Parts): Promise<void> {
   await parts.forwarder.close()
   await parts.verifier.close?.()
   await parts.rateLimiter?.close()
-  await parts.senderConstraint.close()
 }
 
 /** Cert and key are read at start and on every reload; `minVersion` 1.2 unless 1.3 is asked for. */

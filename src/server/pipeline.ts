@@ -6,7 +6,7 @@ import { buildProtectedResourceMetadata } from '../metadata/protected-resource.j
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ResponseRewriter } from '../proxy/forward.js'
 import { extractCredentials } from '../token/bearer.js'
-import { createConfiguredSenderConstraint } from '../token/create-sender-constraint.js'
+import { createConfiguredReplayCache, createConfiguredSenderConstraint } from '../token/create-sender-constraint.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
 import type { SenderConstraint } from '../token/sender-constraint.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
@@ -80,7 +80,8 @@ class Exchange implements ForwardListener {
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, verifier, forwarder, authorizer } = parts
-  const senderConstraint = parts.senderConstraint ?? createConfiguredSenderConstraint(config, { shared: false })
+  const senderConstraint =
+    parts.senderConstraint ?? createConfiguredSenderConstraint(config, createConfiguredReplayCache(config, { shared: false }))
   const dpop = config.senderConstraint.dpop
   const metadataDocument = buildProtectedResourceMetadata({
     resource: config.resource.canonicalUri,

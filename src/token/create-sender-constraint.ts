@@ -1,17 +1,33 @@
 import type { Config } from '../config/normalize.js'
 import { createRedisStore } from '../state/redis-store.js'
-import { createMemoryReplayCache, createStoreReplayCache } from './replay-cache.js'
+import { createMemoryReplayCache, createStoreReplayCache, type ReplayCache } from './replay-cache.js'
 import { createSenderConstraint, type SenderConstraint } from './sender-constraint.js'
 
 /**
- * The binding rule as configured. Proof `jti`s go to Redis when shared state is configured, so a
- * proof replayed against another replica is refused too; otherwise each process remembers its own.
+ * The replay cache as configured: Redis when shared state is configured (a proof replayed against
+ * another replica is refused too), otherwise this process's memory.
  */
-export function createConfiguredSenderConstraint(config: Config, options: { shared: boolean } = { shared: true }): SenderConstraint {
-  const settings = config.senderConstraint
-  const replay =
-    options.shared && config.redis !== undefined
-      ? createStoreReplayCache(createRedisStore(config.redis))
-      : createMemoryReplayCache({ maxEntries: settings.replayCacheSize })
-  return createSenderConstraint({ settings, canonicalOrigin: new URL(config.resource.canonicalUri).origin, replay })
+export function createConfiguredReplayCache(config: Config, options: { shared: boolean } = { shared: true }): ReplayCache {
+  return options.shared && config.redis !== undefined && sharesReplayCache(config)
+    ? createStoreReplayCache(createRedisStore(config.redis))
+    : createMemoryReplayCache({ maxEntries: config.senderConstraint.replayCacheSize })
+}
+
+/**
+ * What the replay cache depends on. A reload that leaves it unchanged keeps the cache: a new empty
+ * one would accept again every proof seen before the reload.
+ */
+export function replayCacheIdentity(config: Config): string {
+  const redis = config.redis
+  return redis === undefined || !sharesReplayCache(config) ? `memory:${config.senderConstraint.replayCacheSize}` : `redis:${redis.url}:${redis.keyPrefix}:${redis.username ?? ''}`
+}
+
+/** The binding rule as configured, over `replay` (which the caller owns and closes). */
+export function createConfiguredSenderConstraint(config: Config, replay: ReplayCache): SenderConstraint {
+  return createSenderConstraint({ settings: config.senderConstraint, canonicalOrigin: new URL(config.resource.canonicalUri).origin, replay })
+}
+
+/** With DPoP off no proof is checked, so no Redis connection is opened for them. */
+function sharesReplayCache(config: Config): boolean {
+  return config.redis !== undefined && config.senderConstraint.dpop !== 'off'
 }

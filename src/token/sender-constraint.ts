@@ -45,6 +45,7 @@ export interface SenderConstraintOptions {
   settings: SenderConstraintSettings
   /** The canonical URI's origin: `htu` is checked against it, so TLS termination in front changes nothing. */
   canonicalOrigin: string
+  /** Owned by the caller, which closes it (it may outlive this object across reloads). */
   replay: ReplayCache
   /** Milliseconds since the epoch (tests). Default `Date.now`. */
   now?: () => number
@@ -56,7 +57,6 @@ export interface SenderConstraint {
    * Returns `undefined` when nothing needs awaiting (an unbound Bearer token: no promise).
    */
   check(req: IncomingMessage, credentials: Credentials, principal: Principal): Promise<void> | undefined
-  close(): Promise<void>
 }
 
 export function createSenderConstraint(options: SenderConstraintOptions): SenderConstraint {
@@ -122,7 +122,6 @@ export function createSenderConstraint(options: SenderConstraintOptions): Sender
       if (binding.x5t !== undefined) checkCertificate(req, binding.x5t)
       return checkProof(req, credentials.token, binding.jkt)
     },
-    close: () => replay.close(),
   }
 }
 

@@ -341,3 +341,36 @@ describe('introspected DPoP-bound tokens (RFC 9449 §6.2: cnf.jkt in the RFC 766
     assert.equal(JSON.parse(internal.body).error_description, 'The DPoP proof was made for another URI')
   })
 })
+
+describe('the in-memory replay cache across a reload', () => {
+  let stack: GatewayStack
+
+  before(async () => {
+    stack = await startGatewayStack({ asScope: SCOPE, authorizationServer: { dpop: true } })
+  })
+  after(async () => {
+    await stack?.close()
+  })
+
+  test('a proof used before a reload (SIGHUP) is still a replay after it: an unchanged cache is kept', async () => {
+    const key = await createDpopKey('ES256')
+    const token = await stack.as.clientCredentialsToken({
+      resource: stack.gateway.canonicalUri,
+      scope: SCOPE,
+      headers: { dpop: await makeProof(key, { htm: 'POST', htu: stack.as.tokenEndpoint }) },
+    })
+    recordSecret(token)
+    const sent = await makeProof(key, { htm: 'POST', htu: stack.gateway.canonicalUri, accessToken: token })
+    const call = () => {
+      const headers: string[] = []
+      for (const [name, value] of Object.entries(mcpHeaders())) headers.push(name, value)
+      headers.push('authorization', `DPoP ${token}`, 'dpop', sent)
+      return send(gatewayMcpUrl(stack.gateway), { method: 'POST', headers, body: INITIALIZE_BODY })
+    }
+    assert.equal((await call()).status, 200)
+    await stack.gateway.running.reload(stack.gateway.config)
+    const replayed = await call()
+    assert.equal(replayed.status, 401)
+    assert.equal(JSON.parse(replayed.body).error_description, 'The DPoP proof was already used')
+  })
+})
