@@ -91,7 +91,7 @@ export const configSchema = z.strictObject({
     .array(authorizationServerSchema)
     .min(1, 'at least one authorization server is required (MCP_AUTHORIZATION_SERVER)')
     .describe('Trusted authorization servers. Environment variables configure the first one.'),
-  redis: redisSchema.prefault({}).describe('Shared state for several gateways (the introspection cache).'),
+  redis: redisSchema.prefault({}).describe('Shared state for several gateways (the introspection cache, the DPoP replay cache).'),
   scopes: scopesSchema.prefault({}),
   rateLimit: rateLimitSchema.prefault({}).describe('Per-principal rate limits (docs/rate-limiting.md).'),
   senderConstraint: senderConstraintSchema
