@@ -574,6 +574,8 @@ describe('Origin and CORS on the MCP path', () => {
     assert.equal(response.headers['access-control-allow-origin'], 'http://localhost:5173')
     assert.match(String(response.headers['access-control-allow-methods']), /POST/)
     assert.match(String(response.headers['access-control-allow-headers']), /Authorization/i)
+    // A browser DPoP client sends its proof in `DPoP` (RFC 9449 §4.1).
+    assert.match(String(response.headers['access-control-allow-headers']), /\bDPoP\b/)
     assert.deepEqual(headerLines(response, 'www-authenticate'), [])
     assert.equal(backend.requests.length, before)
   })
