@@ -9,6 +9,7 @@ import { resolveRedisConfig, type RedisConfig } from '../state/redis-config.js'
 import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
 import type { SenderConstraintSettings } from '../token/sender-constraint-config.js'
+import { readSecretFile } from './secret-file.js'
 
 export type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 
@@ -78,6 +79,13 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       `${ctx.name('senderConstraint.mtls')}=${senderConstraint.mtls} needs client certificates: MCP_TLS=on with MCP_TLS_CLIENT_CA_FILE, ` +
         'or senderConstraint.forwardedCertificateHeader behind a TLS-terminating proxy',
     )
+  }
+  if (senderConstraint.nonceSecretFile !== undefined) {
+    const name = ctx.name('senderConstraint.nonceSecretFile')
+    const read = readSecretFile(senderConstraint.nonceSecretFile, name, ctx.strict)
+    problems.push(...read.problems)
+    notices.push(...read.notices)
+    if (read.secret !== undefined && Buffer.byteLength(read.secret.reveal()) < 32) problems.push(`${name} must hold at least 32 bytes`)
   }
   if (senderConstraint.forwardedCertificateHeader !== undefined && senderConstraint.trustedProxies.length === 0) {
     problems.push(`${ctx.name('senderConstraint.forwardedCertificateHeader')} needs senderConstraint.trustedProxies: the header is read only from them`)

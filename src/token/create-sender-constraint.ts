@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import type { Config } from '../config/normalize.js'
+import { createNonceSealer } from './dpop-nonce.js'
 import { createRedisStore } from '../state/redis-store.js'
 import { createMemoryReplayCache, createStoreReplayCache, type ReplayCache } from './replay-cache.js'
 import { createSenderConstraint, type SenderConstraint } from './sender-constraint.js'
@@ -24,7 +26,11 @@ export function replayCacheIdentity(config: Config): string {
 
 /** The binding rule as configured, over `replay` (which the caller owns and closes). */
 export function createConfiguredSenderConstraint(config: Config, replay: ReplayCache): SenderConstraint {
-  return createSenderConstraint({ settings: config.senderConstraint, canonicalOrigin: new URL(config.resource.canonicalUri).origin, replay })
+  const settings = config.senderConstraint
+  // Checked at start (normalize.ts); the trailing newline is stripped as for every secret file.
+  const key = settings.nonceSecretFile === undefined ? undefined : Buffer.from(readFileSync(settings.nonceSecretFile, 'utf8').replace(/\r?\n$/, ''))
+  const nonces = settings.nonce ? createNonceSealer(settings.proofMaxAgeSeconds, key) : undefined
+  return createSenderConstraint({ settings, canonicalOrigin: new URL(config.resource.canonicalUri).origin, replay, nonces })
 }
 
 /** With DPoP off no proof is checked, so no Redis connection is opened for them. */

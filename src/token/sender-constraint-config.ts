@@ -27,8 +27,15 @@ export const senderConstraintSchema = z.strictObject({
     .describe('How far a proof\'s `iat` may lie from now, either way, in seconds; proof `jti`s are remembered twice as long.'),
   nonce: onOff
     .default(false)
-    .describe('Server-issued DPoP nonces (RFC 9449 §9). Not implemented yet: only `false` is accepted.')
-    .refine((value) => value === false, { message: 'is not implemented yet: only false is accepted' }),
+    .describe(
+      'Server-issued DPoP nonces (RFC 9449 §9): a proof without a fresh nonce gets 401 `use_dpop_nonce` and a ' +
+        '`DPoP-Nonce` to retry with. Stateless: the nonce is its issue time sealed with an HMAC, valid for `proofMaxAgeSeconds`.',
+    ),
+  nonceSecretFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('File holding the key that seals nonces (at least 32 bytes), shared by every replica; unset: a random key per process.'),
   replayCacheSize: z.coerce
     .number()
     .int()

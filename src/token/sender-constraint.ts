@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http'
-import { GatewayError, InvalidDpopProof, InvalidToken } from '../errors.js'
+import { GatewayError, InvalidDpopProof, InvalidToken, UseDpopNonce } from '../errors.js'
 import type { Credentials } from './bearer.js'
 import { clientCertificateThumbprint, type ClientCertificateSource } from './client-certificate.js'
+import type { NonceSealer } from './dpop-nonce.js'
 import { checkDpopProof } from './dpop-proof.js'
 import type { Principal } from './principal.js'
 import type { ReplayCache } from './replay-cache.js'
@@ -47,6 +48,8 @@ export interface SenderConstraintOptions {
   canonicalOrigin: string
   /** Owned by the caller, which closes it (it may outlive this object across reloads). */
   replay: ReplayCache
+  /** Set when `nonce` is on: proofs must carry a nonce it issued (RFC 9449 §9). */
+  nonces?: NonceSealer | undefined
   /** Milliseconds since the epoch (tests). Default `Date.now`. */
   now?: () => number
 }
@@ -82,14 +85,20 @@ export function createSenderConstraint(options: SenderConstraintOptions): Sender
     const header = dpopHeader(req)
     if (header === undefined) throw new InvalidDpopProof('invalid_dpop_proof', 'A DPoP proof is required')
     if (Array.isArray(header)) throw new InvalidDpopProof('invalid_dpop_proof', 'Send exactly one DPoP header')
+    const nowSeconds = Math.floor(now() / 1000)
     const proof = await checkDpopProof(header, {
       method: req.method ?? '',
       uri: `${options.canonicalOrigin}${new URL(req.url ?? '/', options.canonicalOrigin).pathname}`,
       accessToken: token,
       algorithms: settings.dpopAlgorithms,
       maxAgeSeconds: settings.proofMaxAgeSeconds,
-      nowSeconds: Math.floor(now() / 1000),
+      nowSeconds,
     })
+    // RFC 9449 §9: a missing, foreign or stale nonce is answered with a fresh one to retry with.
+    const nonces = options.nonces
+    if (nonces !== undefined && (proof.nonce === undefined || !nonces.valid(proof.nonce, nowSeconds))) {
+      throw new UseDpopNonce(nonces.issue(nowSeconds))
+    }
     // RFC 9449 §7.1: a proof by another key than the token's is a key-binding failure of the token.
     if (proof.jkt !== jkt) throw new InvalidToken('dpop_key_mismatch', 'The DPoP proof key does not match the token binding')
     let first: boolean

@@ -374,3 +374,43 @@ describe('the in-memory replay cache across a reload', () => {
     assert.equal(JSON.parse(replayed.body).error_description, 'The DPoP proof was already used')
   })
 })
+
+describe('server-issued nonces (RFC 9449 §9, senderConstraint.nonce)', () => {
+  let stack: GatewayStack
+  let temp: { dir: string; remove(): Promise<void> }
+
+  before(async () => {
+    temp = await makeTempDir()
+    const file = join(temp.dir, 'gateway.yaml')
+    await writeFile(file, 'senderConstraint:\n  nonce: true\n')
+    stack = await startGatewayStack({ asScope: SCOPE, authorizationServer: { dpop: true }, env: { MCP_CONFIG: file } })
+  })
+  after(async () => {
+    await stack?.close()
+    await temp?.remove()
+  })
+
+  test('a proof without a nonce gets 401 use_dpop_nonce with a DPoP-Nonce; the retry with it is allowed', async () => {
+    const key = await createDpopKey('ES256')
+    const token = await stack.as.clientCredentialsToken({
+      resource: stack.gateway.canonicalUri,
+      scope: SCOPE,
+      headers: { dpop: await makeProof(key, { htm: 'POST', htu: stack.as.tokenEndpoint }) },
+    })
+    recordSecret(token)
+    const call = async (nonce?: string) => {
+      const headers: string[] = []
+      for (const [name, value] of Object.entries(mcpHeaders())) headers.push(name, value)
+      const proof = await makeProof(key, { htm: 'POST', htu: stack.gateway.canonicalUri, accessToken: token, ...(nonce === undefined ? {} : { nonce }) })
+      headers.push('authorization', `DPoP ${token}`, 'dpop', proof)
+      return send(gatewayMcpUrl(stack.gateway), { method: 'POST', headers, body: INITIALIZE_BODY })
+    }
+    const first = await call()
+    assert.equal(first.status, 401)
+    const nonce = first.headers['dpop-nonce']
+    assert.equal(typeof nonce, 'string')
+    assert.match(headerLines(first, 'www-authenticate')[1] ?? '', /^DPoP error="use_dpop_nonce", /)
+    assert.equal((await call('not-a-nonce-of-this-gateway')).status, 401)
+    assert.equal((await call(nonce as string)).status, 200)
+  })
+})

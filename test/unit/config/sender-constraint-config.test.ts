@@ -53,17 +53,21 @@ test('an unreadable client CA file is named', async () => {
   assert.ok(problems.some((p) => p.startsWith('MCP_TLS_CLIENT_CA_FILE=/nonexistent/ca.pem is not readable')), problems.join('\n'))
 })
 
-test('HMAC and none are not DPoP algorithms; nonces are not implemented yet', async () => {
+test('HMAC and none are not DPoP algorithms; a nonce key file under 32 bytes is refused', async () => {
   const { writeFile, mkdtemp, rm } = await import('node:fs/promises')
   const { tmpdir } = await import('node:os')
   const { join } = await import('node:path')
   const dir = await mkdtemp(join(tmpdir(), 'sc-config-'))
   try {
     const file = join(dir, 'gateway.yaml')
-    await writeFile(file, 'senderConstraint:\n  dpopAlgorithms: [ES256, HS256, none]\n  nonce: true\n')
+    const keyFile = join(dir, 'nonce-key')
+    await writeFile(keyFile, 'short\n', { mode: 0o600 })
+    await writeFile(file, 'senderConstraint:\n  dpopAlgorithms: [ES256, HS256, none]\n')
+    const algorithms = await problemsOf({ ...BASE, MCP_CONFIG: file })
+    assert.ok(algorithms.some((p) => p.includes('senderConstraint.dpopAlgorithms')), algorithms.join('\n'))
+    await writeFile(file, `senderConstraint:\n  nonce: true\n  nonceSecretFile: ${keyFile}\n`)
     const problems = await problemsOf({ ...BASE, MCP_CONFIG: file })
-    assert.ok(problems.some((p) => p.includes('senderConstraint.dpopAlgorithms')), problems.join('\n'))
-    assert.ok(problems.some((p) => p.includes('senderConstraint.nonce') && p.includes('not implemented')), problems.join('\n'))
+    assert.ok(problems.some((p) => p.includes('senderConstraint.nonceSecretFile') && p.includes('at least 32 bytes')), problems.join('\n'))
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
