@@ -9,8 +9,8 @@ import { REPO_ROOT } from './gateway-process.js'
  * measured whole) and single files.
  */
 export const HOT_PATH_DIRS = ['src/proxy'] as const
-export const HOT_PATH_FILES = ['src/token/verified-cache.ts'] as const
-export const HOT_PATH_DESCRIPTION = 'src/proxy/, src/token/verified-cache.ts'
+export const HOT_PATH_FILES = ['src/common/token-cache.ts'] as const
+export const HOT_PATH_DESCRIPTION = 'src/proxy/, src/common/token-cache.ts'
 
 /**
  * A copy of the working tree's `src/` in which the hot-path files are replaced by their versions at

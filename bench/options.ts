@@ -54,7 +54,7 @@ Options:
                       compiling src/ into a temp tree first (the default: the gateway as shipped)
   --tsx               run src/ through tsx (starts sooner; closures cost more per request)
   --baseline REF      add a gateway whose src/proxy/ (the whole directory) and
-                      src/token/verified-cache.ts come from git REF (before/after, same run);
+                      src/common/token-cache.ts come from git REF (before/after, same run);
                       REF "." copies the working tree unchanged (A/A check); an absolute
                       path runs that prepared copy of the repository instead
   --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows

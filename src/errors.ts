@@ -25,6 +25,15 @@ export type FailureReason =
   | 'token_type'
   | 'token_lifetime'
   | 'inactive'
+  | 'invalid_dpop_proof'
+  | 'dpop_replay'
+  | 'dpop_key_mismatch'
+  | 'use_dpop_nonce'
+  | 'bound_token_as_bearer'
+  | 'unbound_token_as_dpop'
+  | 'dpop_required'
+  | 'certificate_mismatch'
+  | 'replay_cache_unavailable'
   | 'insufficient_scope'
   | 'tool_not_allowed'
   | 'invalid_body'
@@ -48,8 +57,11 @@ export type FailureReason =
   | 'client_closed'
   | 'internal'
 
-/** RFC 6750 §3.1 error codes. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+/** RFC 6750 §3.1 error codes, and RFC 9449 §7.1 and §8 ones for the DPoP scheme. */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'use_dpop_nonce'
+
+/** Authorization schemes the gateway accepts: RFC 6750 `Bearer`, RFC 9449 `DPoP`. */
+export type AuthScheme = 'Bearer' | 'DPoP'
 
 export interface GatewayErrorOptions {
   cause?: unknown
@@ -63,6 +75,8 @@ export interface GatewayErrorOptions {
   jsonRpcData?: unknown
   /** More response headers (the rate limit's `RateLimit-*`), written with the error. */
   headers?: Readonly<Record<string, string>>
+  /** The scheme whose challenge carries the error (RFC 9449 §7.1); default: the scheme the client used. */
+  scheme?: AuthScheme
 }
 
 export class GatewayError extends Error {
@@ -71,6 +85,7 @@ export class GatewayError extends Error {
   readonly jsonRpcId: string | number | null | undefined
   readonly jsonRpcData: unknown
   readonly headers: Readonly<Record<string, string>> | undefined
+  readonly scheme: AuthScheme | undefined
 
   constructor(
     readonly status: number,
@@ -86,6 +101,7 @@ export class GatewayError extends Error {
     this.jsonRpcId = options.jsonRpcId
     this.jsonRpcData = options.jsonRpcData
     this.headers = options.headers
+    this.scheme = options.scheme
   }
 
   /**
@@ -119,6 +135,26 @@ export class InvalidRequest extends GatewayError {
 export class InvalidToken extends GatewayError {
   constructor(reason: FailureReason, description: string, options?: GatewayErrorOptions) {
     super(401, reason, description, 'invalid_token', options)
+  }
+}
+
+/**
+ * 401 `invalid_dpop_proof` on the DPoP challenge (RFC 9449 §7.1): the `DPoP` header is missing,
+ * repeated, malformed, replayed, or does not match this request or the token's key.
+ */
+export class InvalidDpopProof extends GatewayError {
+  constructor(reason: FailureReason, description: string, options?: GatewayErrorOptions) {
+    super(401, reason, description, 'invalid_dpop_proof', { ...options, scheme: 'DPoP' })
+  }
+}
+
+/** 401 `use_dpop_nonce` with a fresh `DPoP-Nonce` (RFC 9449 §9): retry with the server's nonce. */
+export class UseDpopNonce extends GatewayError {
+  constructor(nonce: string) {
+    super(401, 'use_dpop_nonce', 'Resource server requires nonce in DPoP proof', 'use_dpop_nonce', {
+      scheme: 'DPoP',
+      headers: { 'dpop-nonce': nonce },
+    })
   }
 }
 

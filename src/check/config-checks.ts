@@ -90,16 +90,16 @@ export function checkAudienceBinding(config: Pick<Config, 'resource' | 'authoriz
  */
 export function checkNoPassthrough(): CheckResult {
   const forwarded = upstreamRequestHeaders(
-    { authorization: 'Bearer check', 'proxy-authorization': 'Basic check', 'content-type': 'application/json' },
+    { authorization: 'Bearer check', 'proxy-authorization': 'Basic check', dpop: 'check', 'content-type': 'application/json' },
     { remoteAddress: '127.0.0.1', proto: 'https', host: 'check' },
   )
-  const leaked = Object.keys(forwarded).filter((name) => name === 'authorization' || name === 'proxy-authorization')
+  const leaked = Object.keys(forwarded).filter((name) => name === 'authorization' || name === 'proxy-authorization' || name === 'dpop')
   if (leaked.length > 0) {
     return fail('no-passthrough', `the proxy forwards ${leaked.join(', ')} to the backend`, 'this is a gateway bug: report it')
   }
   return ok(
     'no-passthrough',
-    'structural: the proxy drops Authorization and Proxy-Authorization before forwarding; no setting turns this off',
+    'structural: the proxy drops Authorization, Proxy-Authorization and DPoP before forwarding; no setting turns this off',
   )
 }
 

@@ -12,6 +12,7 @@ import {
 } from './config-checks.js'
 import { checkIntrospection } from './introspection-checks.js'
 import { ok, type CheckResult } from './result.js'
+import { checkSenderConstraint } from './sender-constraint-checks.js'
 import { checkSecretFile } from './secret-file.js'
 
 export interface RunChecksOptions {
@@ -21,8 +22,9 @@ export interface RunChecksOptions {
 }
 
 /**
- * Every check, in report order: the configuration's own rules (docs/security.md), then per authorization
- * server the live ones (metadata, issuer, PKCE, JWKS, introspection). The servers are checked
+ * Every check, in report order: the configuration's own rules (docs/security.md), then per
+ * authorization server the live ones (metadata, issuer, PKCE, JWKS, sender-constrained tokens,
+ * introspection). The servers are checked
  * concurrently; their lines keep configuration order.
  */
 export async function runChecks(config: Config, options: RunChecksOptions = {}): Promise<CheckResult[]> {
@@ -47,6 +49,7 @@ export async function runChecks(config: Config, options: RunChecksOptions = {}):
   const perServer = await Promise.all(
     config.authorizationServers.map(async (as, index) => {
       const report = await checkAuthorizationServer(as, index, { fetch: options.fetch })
+      report.results.push(...checkSenderConstraint(config.senderConstraint, report.metadata, as.issuer))
       if (as.introspection === undefined) return report.results
       return [...report.results, ...(await checkIntrospection(as, index, as.introspection, report.metadata, { fetch: options.fetch }))]
     }),

@@ -8,6 +8,8 @@ import { resolveAuthorizationServers, type ResolvedAuthorizationServer } from '.
 import { resolveRedisConfig, type RedisConfig } from '../state/redis-config.js'
 import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
+import type { SenderConstraintSettings } from '../token/sender-constraint-config.js'
+import { readSecretFile } from '../common/secret-file.js'
 
 export type { ResolvedAuthorizationServer } from '../token/authorization-server-schema.js'
 
@@ -35,6 +37,7 @@ export interface Config {
   readonly origins: { readonly any: boolean; readonly allowed: ReadonlySet<string> }
   readonly log: ConfigOutput['log']
   readonly rateLimit: RateLimitSettings
+  readonly senderConstraint: SenderConstraintSettings
   readonly audit: ConfigOutput['audit']
   readonly metrics: ConfigOutput['metrics']
   readonly admin: ConfigOutput['admin']
@@ -68,6 +71,24 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const tls = raw.tls
   if (tls.enabled) {
     for (const key of ['certFile', 'keyFile'] as const) checkReadable(tls[key] as string, ctx.name(`tls.${key}`), problems)
+  }
+  if (tls.clientCaFile !== undefined) checkReadable(tls.clientCaFile, ctx.name('tls.clientCaFile'), problems)
+  const senderConstraint = raw.senderConstraint
+  if (senderConstraint.mtls !== 'off' && !(tls.enabled && tls.clientCaFile !== undefined) && senderConstraint.forwardedCertificateHeader === undefined) {
+    problems.push(
+      `${ctx.name('senderConstraint.mtls')}=${senderConstraint.mtls} needs client certificates: MCP_TLS=on with MCP_TLS_CLIENT_CA_FILE, ` +
+        'or senderConstraint.forwardedCertificateHeader behind a TLS-terminating proxy',
+    )
+  }
+  if (senderConstraint.nonceSecretFile !== undefined) {
+    const name = ctx.name('senderConstraint.nonceSecretFile')
+    const read = readSecretFile(senderConstraint.nonceSecretFile, name, ctx.strict)
+    problems.push(...read.problems)
+    notices.push(...read.notices)
+    if (read.secret !== undefined && Buffer.byteLength(read.secret.reveal()) < 32) problems.push(`${name} must hold at least 32 bytes`)
+  }
+  if (senderConstraint.forwardedCertificateHeader !== undefined && senderConstraint.trustedProxies.length === 0) {
+    problems.push(`${ctx.name('senderConstraint.forwardedCertificateHeader')} needs senderConstraint.trustedProxies: the header is read only from them`)
   }
 
   const authorizationServers = resolveAuthorizationServers(raw.authorizationServers, {
@@ -115,6 +136,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     origins: resolveOrigins(raw.origins, raw.resource.canonicalUri),
     log: raw.log,
     rateLimit,
+    senderConstraint,
     audit: raw.audit,
     metrics: raw.metrics,
     admin: raw.admin,

@@ -4,6 +4,7 @@ import { redisSchema } from '../state/redis-config.js'
 import { scopesSchema } from '../policy/scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
 import { PROTOCOL_VERSIONS } from '../jsonrpc/protocol-version.js'
+import { senderConstraintSchema } from '../token/sender-constraint-config.js'
 import { isLoopbackHost } from '../common/loopback.js'
 import { duration, httpUrl, list, onOff, port, size } from '../common/units.js'
 
@@ -91,9 +92,12 @@ export const configSchema = z.strictObject({
     .array(authorizationServerSchema)
     .min(1, 'at least one authorization server is required (MCP_AUTHORIZATION_SERVER)')
     .describe('Trusted authorization servers. Environment variables configure the first one.'),
-  redis: redisSchema.prefault({}).describe('Shared state for several gateways (the introspection cache).'),
+  redis: redisSchema.prefault({}).describe('Shared state for several gateways (the introspection cache, the DPoP replay cache).'),
   scopes: scopesSchema.prefault({}),
   rateLimit: rateLimitSchema.prefault({}).describe('Per-principal rate limits (docs/rate-limiting.md).'),
+  senderConstraint: senderConstraintSchema
+    .prefault({})
+    .describe('Sender-constrained tokens: DPoP proofs and certificate-bound tokens (docs/sender-constrained-tokens.md).'),
   backend: z
     .strictObject({
       url: backendUrl.describe('The MCP server: `host:port` or an http(s) URL. Env: `MCP_BACKEND`.'),
@@ -149,6 +153,13 @@ export const configSchema = z.strictObject({
       certFile: z.string().optional().describe('PEM certificate chain. Env: `MCP_SSL_CERT_FILE`.'),
       keyFile: z.string().optional().describe('PEM private key. Env: `MCP_SSL_CERT_KEY_FILE`.'),
       minVersion: z.enum(['1.2', '1.3']).default('1.2').describe('Lowest TLS version. Env: `MCP_TLS_MIN_VERSION`.'),
+      clientCaFile: z
+        .string()
+        .optional()
+        .describe(
+          'PEM CA certificates that client certificates must chain to; set: client certificates are requested ' +
+            '(`senderConstraint.mtls`). Env: `MCP_TLS_CLIENT_CA_FILE`.',
+        ),
     })
     .superRefine((tls, ctx) => {
       if (!tls.enabled) return

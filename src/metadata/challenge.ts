@@ -1,4 +1,4 @@
-import { InsufficientScope, type GatewayError } from '../errors.js'
+import { InsufficientScope, type AuthScheme, type GatewayError } from '../errors.js'
 import { parseChallenges } from './www-authenticate.js'
 
 /**
@@ -8,7 +8,13 @@ import { parseChallenges } from './www-authenticate.js'
  * `resource_metadata=` anywhere in the header, so both come before `error_description`. With no
  * credentials there is no `error` attribute (RFC 6750 §3.1).
  */
-export function buildChallenge(error: GatewayError, resourceMetadata: string, scope: readonly string[]): string {
+export function buildChallenge(
+  error: Pick<GatewayError, 'bearerError' | 'description'>,
+  resourceMetadata: string,
+  scope: readonly string[],
+  scheme: AuthScheme = 'Bearer',
+  algs?: readonly string[],
+): string {
   const params: string[] = []
   if (error.bearerError !== undefined) params.push(`error=${quote(error.bearerError)}`)
   const scopeValue = scope.join(' ')
@@ -21,7 +27,46 @@ export function buildChallenge(error: GatewayError, resourceMetadata: string, sc
     params.push(`resource_metadata=${quote(resourceMetadata)}`)
     params.push(`error_description=${quote(error.description)}`)
   }
-  return `Bearer ${params.join(', ')}`
+  // RFC 9449 §7.1: the DPoP challenge names the proof algorithms the resource accepts.
+  if (algs !== undefined) params.push(`algs=${quote(algs.join(' '))}`)
+  return `${scheme} ${params.join(', ')}`
+}
+
+export interface DpopChallengeOptions {
+  /** `algs` of the DPoP challenge. */
+  algorithms: readonly string[]
+  /** Only DPoP-bound tokens are accepted: the Bearer scheme is not offered. */
+  required: boolean
+}
+
+const NO_ERROR = { bearerError: undefined, description: '' } as const
+
+/**
+ * The `WWW-Authenticate` field values for a refusal, one per scheme (RFC 9110 §11.6.1 lets a
+ * challenge list span fields). Without DPoP: the one Bearer challenge. With DPoP, a 401 offers
+ * Bearer first, then DPoP (RFC 9449 §7.1); the error sits on the scheme it concerns: the error's
+ * own (a bad proof is DPoP's), else the one the client used. Bearer comes first because the MCP
+ * SDK client reads only a header that starts with `Bearer`. A 400 or 403 answers in one scheme,
+ * the one the client used; with DPoP required, only DPoP is offered.
+ */
+export function buildChallenges(
+  error: GatewayError,
+  resourceMetadata: string,
+  scope: readonly string[],
+  used: AuthScheme | undefined,
+  dpop: DpopChallengeOptions | undefined,
+): string[] {
+  if (dpop === undefined) return [buildChallenge(error, resourceMetadata, scope)]
+  const errorScheme = dpop.required ? 'DPoP' : (error.scheme ?? used ?? 'Bearer')
+  const dpopChallenge = (e: Pick<GatewayError, 'bearerError' | 'description'>) =>
+    buildChallenge(e, resourceMetadata, scope, 'DPoP', dpop.algorithms)
+  if (error.status !== 401 || dpop.required) {
+    return [errorScheme === 'DPoP' ? dpopChallenge(error) : buildChallenge(error, resourceMetadata, scope)]
+  }
+  return [
+    buildChallenge(errorScheme === 'Bearer' ? error : NO_ERROR, resourceMetadata, scope),
+    dpopChallenge(errorScheme === 'DPoP' ? error : NO_ERROR),
+  ]
 }
 
 /** RFC 9110 §5.6.4 quoted-string: backslash-escape `"` and `\`; drop control characters. */

@@ -9,6 +9,12 @@ export interface ProtectedResourceMetadataOptions {
   bearerMethodsSupported: readonly string[]
   resourceDocumentation?: string | undefined
   resourceName?: string | undefined
+  /** RFC 9728 §2 `dpop_signing_alg_values_supported`, when DPoP is accepted. */
+  dpopSigningAlgValuesSupported?: readonly string[] | undefined
+  /** RFC 9728 §2 `dpop_bound_access_tokens_required`, when DPoP is accepted. */
+  dpopBoundAccessTokensRequired?: boolean | undefined
+  /** RFC 9728 §2 `tls_client_certificate_bound_access_tokens`, when certificate binding is on. */
+  tlsClientCertificateBoundAccessTokens?: boolean | undefined
 }
 
 /**
@@ -26,6 +32,15 @@ export function buildProtectedResourceMetadata(options: ProtectedResourceMetadat
   }
   if (options.resourceName !== undefined) document.resource_name = options.resourceName
   if (options.resourceDocumentation !== undefined) document.resource_documentation = options.resourceDocumentation
+  if (options.tlsClientCertificateBoundAccessTokens !== undefined) {
+    document.tls_client_certificate_bound_access_tokens = options.tlsClientCertificateBoundAccessTokens
+  }
+  if (options.dpopSigningAlgValuesSupported !== undefined) {
+    document.dpop_signing_alg_values_supported = options.dpopSigningAlgValuesSupported
+  }
+  if (options.dpopBoundAccessTokensRequired !== undefined) {
+    document.dpop_bound_access_tokens_required = options.dpopBoundAccessTokensRequired
+  }
   return JSON.stringify(document)
 }
 

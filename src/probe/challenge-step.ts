@@ -82,8 +82,11 @@ export function evaluateChallenge(values: readonly string[]): ChallengeEvaluatio
     note('fail', 'no WWW-Authenticate header on the 401 (RFC 9110 §11.6.1 requires one)')
     return { step: step('challenge', title, 'fail', saw, 'has no challenge to follow; tries the well-known metadata URLs'), resourceMetadata: undefined, scope: undefined }
   }
-  if (values.length > 1) note('warn', `${values.length} WWW-Authenticate headers; clients read them joined as one line`)
   const challenges = values.flatMap((v) => parseChallenges(v))
+  // RFC 9449 §7.1: a DPoP challenge beside Bearer is expected of a resource that accepts DPoP.
+  const dpop = challenges.find((c) => c.scheme.toLowerCase() === 'dpop')
+  const bearerAndDpop = challenges.length === 2 && dpop !== undefined
+  if (values.length > 1 && !bearerAndDpop) note('warn', `${values.length} WWW-Authenticate headers; clients read them joined as one line`)
   const bearer = challenges.find((c) => c.scheme.toLowerCase() === 'bearer')
   const sdk = sdkChallengeView(values.join(', '))
   if (bearer === undefined) {
@@ -91,7 +94,8 @@ export function evaluateChallenge(values: readonly string[]): ChallengeEvaluatio
     return { step: step('challenge', title, 'fail', saw, 'finds no Bearer challenge and gives up'), resourceMetadata: undefined, scope: undefined }
   }
   if (!sdk.bearer) note('fail', 'the first challenge is not Bearer: the MCP SDK client only reads a Bearer challenge that comes first')
-  if (challenges.length > 1) note('warn', `${challenges.length} challenges; MCP clients expect only Bearer`)
+  if (challenges.length > 1 && !bearerAndDpop) note('warn', `${challenges.length} challenges; MCP clients expect only Bearer (and DPoP beside it)`)
+  if (dpop !== undefined) note('ok', `DPoP offered too (RFC 9449 §7.1), algs: "${dpop.params.algs ?? ''}"`)
 
   let resourceMetadata = bearer.params.resource_metadata
   if (resourceMetadata === undefined) {

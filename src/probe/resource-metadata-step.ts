@@ -140,6 +140,13 @@ export async function probeResourceMetadata(
   if (document.scopes_supported?.includes('offline_access') === true) {
     note('warn', 'scopes_supported lists offline_access, which is not a resource scope')
   }
+  // RFC 9728 §2: sender-constrained tokens, reported as the document states them.
+  const dpopAlgs = document['dpop_signing_alg_values_supported']
+  if (Array.isArray(dpopAlgs)) {
+    const required = document['dpop_bound_access_tokens_required'] === true
+    note('ok', `DPoP accepted (algs ${dpopAlgs.join(', ')})${required ? '; DPoP-bound tokens required' : ''}`)
+  }
+  if (document['tls_client_certificate_bound_access_tokens'] === true) note('ok', 'certificate-bound tokens (RFC 8705) accepted')
   const status: StepStatus = statuses.includes('warn') ? 'warn' : 'ok'
   const uses = document.authorization_servers[0] as string
   const more = document.authorization_servers.length > 1 ? ` (the first of ${document.authorization_servers.length})` : ''

@@ -2,14 +2,16 @@ import type { IncomingHttpHeaders } from 'node:http'
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy, and neither do credentials: MCP
- * authorization §Token Passthrough forbids forwarding the client's token, so `Authorization` is
- * dropped along with anything the client's `Connection` header names. Cookies are credentials of
- * the gateway's origin (which other applications on the host may share), not the backend's: `Cookie`
- * stays here and `Set-Cookie` from the backend is not passed on, unless the deployment forwards
- * cookies (`backend.forwardCookies`, docs/security.md).
+ * authorization §Token Passthrough forbids forwarding the client's token, so `Authorization` and
+ * the token's DPoP proof (RFC 9449 §4.1, it holds the token's hash) are dropped along with anything
+ * the client's `Connection` header names. Cookies are credentials of the gateway's origin (which
+ * other applications on the host may share), not the backend's: `Cookie` stays here and
+ * `Set-Cookie` from the backend is not passed on, unless the deployment forwards cookies
+ * (`backend.forwardCookies`, docs/security.md).
  */
 const NEVER_UPSTREAM = new Set([
   'authorization',
+  'dpop',
   'proxy-authorization',
   'connection',
   'keep-alive',

@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ForbiddenOrigin } from '../errors.js'
 import { isLoopbackHost } from '../common/loopback.js'
 
-const EXPOSED = 'WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version'
+// RFC 9449: a browser client sends its proof in `DPoP` and must be able to read `DPoP-Nonce`.
+const EXPOSED = 'WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, DPoP-Nonce'
 const ALLOWED_HEADERS =
-  'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID'
+  'Authorization, DPoP, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID'
 
 export interface OriginPolicy {
   readonly any: boolean

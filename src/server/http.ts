@@ -6,8 +6,10 @@ import type { Config } from '../config/normalize.js'
 import { relayScopeChallenge } from '../metadata/challenge.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
+import { createConfiguredReplayCache, createConfiguredSenderConstraint, replayCacheIdentity } from '../token/create-sender-constraint.js'
 import { createVerifier, reloadVerifier } from '../token/create-verifier.js'
 import type { TokenVerifier } from '../token/principal.js'
+import type { ReplayCache } from '../token/replay-cache.js'
 import { createConnectionCap, type ConnectionCap } from './connection-cap.js'
 import { drainServer } from './lifecycle.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
@@ -47,7 +49,10 @@ export interface StartOptions {
  */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
   const cap = createConnectionCap(config.limits.maxConnections)
-  let parts = buildParts(config, options, cap)
+  // The DPoP replay cache outlives reloads that leave it unchanged (see replayCacheIdentity).
+  let replay = createConfiguredReplayCache(config)
+  let replayIdentity = replayCacheIdentity(config)
+  let parts = buildParts(config, options, cap, replay)
   // One listener for the server's life: a reload swaps what it calls, never the sockets.
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (config.tls.enabled) res.setHeader('strict-transport-security', HSTS)
@@ -55,7 +60,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   }
   const timeouts = receiveTimeouts(config.limits.requestTimeout)
   const server = config.tls.enabled
-    ? createHttpsServer({ ...secureContextOptions(config), ...timeouts }, listener)
+    ? createHttpsServer({ ...secureContextOptions(config), ...clientCertificateOptions(config), ...timeouts }, listener)
     : createHttpServer(timeouts, listener)
   server.on('connection', cap.accept)
   server.keepAliveTimeout = 65_000
@@ -66,6 +71,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   } catch (error) {
     // A port in use must not leave the backend pool or a Redis client keeping the process alive.
     await closeParts(parts)
+    await replay.close()
     throw error
   }
   void parts.verifier.warmUp?.()
@@ -77,20 +83,26 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       return parts.verifier
     },
     async reload(next) {
+      const keepReplay = replayCacheIdentity(next) === replayIdentity
+      const nextReplay = keepReplay ? replay : createConfiguredReplayCache(next)
       try {
         // Certificates renewed on disk are picked up for new connections; open ones keep theirs.
         if (config.tls.enabled && next.tls.enabled) (server as unknown as HttpsServer).setSecureContext(secureContextOptions(next))
       } catch (error) {
+        if (!keepReplay) await nextReplay.close()
         throw new Error(`TLS certificate or key: ${(error as Error).message}`, { cause: error })
       }
       // Issuers whose settings did not change keep their keys and caches; changed ones are in
       // place once their keys load (src/token/create-verifier.ts).
       const verifier = options.parts?.verifier ?? (await reloadVerifier(parts.verifier, next))
-      const fresh = buildParts(next, options, cap, verifier)
+      const fresh = buildParts(next, options, cap, nextReplay, verifier)
       const old = parts
       parts = fresh
       // The forwarder's close waits for the requests (and streams) still running on the old parts.
       void closeParts(old)
+      if (!keepReplay) void replay.close()
+      replay = nextReplay
+      replayIdentity = replayCacheIdentity(next)
     },
     async ready() {
       return (parts.verifier.ready?.() ?? true) && (await parts.forwarder.reachable())
@@ -98,6 +110,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     async close(closeOptions = {}) {
       await drainServer(server, closeOptions.timeoutMs ?? config.shutdownTimeout)
       await closeParts(parts)
+      await replay.close()
     },
   }
 }
@@ -126,6 +139,7 @@ function buildParts(
   config: Config,
   options: StartOptions,
   cap: ConnectionCap,
+  replay: ReplayCache,
   verifier = options.parts?.verifier ?? createVerifier(config),
 ): Parts {
   const forwarder =
@@ -136,6 +150,7 @@ function buildParts(
       relayChallenge: (values) => relayScopeChallenge(values, config.resource.metadataUri),
     })
   const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
+  const senderConstraint = options.parts?.senderConstraint ?? createConfiguredSenderConstraint(config, replay)
   const handler = createGatewayHandler({
     config,
     verifier,
@@ -144,6 +159,7 @@ function buildParts(
     extraRoutes: options.parts?.extraRoutes,
     admit: options.parts?.admit ?? rateLimiter,
     authenticated: (req) => cap.authenticated(req.socket),
+    senderConstraint,
   })
   return { verifier, forwarder, handler, rateLimiter }
 }
@@ -160,5 +176,15 @@ function secureContextOptions(config: Config): SecureContextOptions {
     cert: readFileSync(config.tls.certFile as string),
     key: readFileSync(config.tls.keyFile as string),
     minVersion: config.tls.minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+    ...(config.tls.clientCaFile === undefined ? {} : { ca: readFileSync(config.tls.clientCaFile) }),
   }
+}
+
+/**
+ * RFC 8705 §3: with a client CA, certificates are asked for; only `mtls: required` makes the
+ * handshake refuse a client without one. An unverified certificate never binds (client-certificate.ts).
+ */
+function clientCertificateOptions(config: Config): { requestCert: boolean; rejectUnauthorized: boolean } {
+  const requestCert = config.tls.clientCaFile !== undefined
+  return { requestCert, rejectUnauthorized: requestCert && config.senderConstraint.mtls === 'required' }
 }

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config/normalize.js'
-import { GatewayError, type FailureReason, type UpstreamError } from '../errors.js'
+import { GatewayError, type AuthScheme, type FailureReason, type UpstreamError } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
-import { checkTokenOnlyInHeader, extractBearerToken } from '../token/bearer.js'
+import { checkTokenOnlyInHeader, extractCredentials } from '../token/bearer.js'
+import { createConfiguredReplayCache, createConfiguredSenderConstraint } from '../token/create-sender-constraint.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
+import type { SenderConstraint } from '../token/sender-constraint.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import { readRequestBody } from './read-body.js'
 import { refuseRequestHead } from './request-head.js'
@@ -27,12 +29,16 @@ export interface GatewayParts {
   admit?: (principal: Principal, call: McpCall | undefined) => Promise<Readonly<Record<string, string>> | void>
   /** A token verified on this request's connection (the connection cap sheds such connections last). */
   authenticated?: (req: IncomingMessage) => void
+  /** The binding rule for DPoP- and certificate-bound tokens. Default: as configured, replay cache in memory. */
+  senderConstraint?: SenderConstraint
 }
 
 /** Per-request state carried through the steps and into the decision event. */
 class Exchange implements ForwardListener {
   readonly started = performance.now()
   principal: Principal | undefined = undefined
+  /** The scheme the credentials came with, once read: its challenge carries the error. */
+  scheme: AuthScheme | undefined = undefined
   call: McpCall | undefined = undefined
   reason: FailureReason | undefined = undefined
   upstreamMs: number | undefined = undefined
@@ -86,17 +92,22 @@ class Exchange implements ForwardListener {
  *   2. route            metadata | health | readiness | extra | MCP path | 404
  *   3. checkOrigin      invalid Origin: 403; CORS preflight answered without a token
  *   4. checkHttpMethod  405 with `Allow`, per protocol version
- *   5. extractToken     RFC 6750 §2.1 header only; `access_token` in the query or a form body: 400
- *   6. verifyToken      signature/claims or introspection, then audience and issuer
+ *   5. extractToken     RFC 6750 §2.1 header only, `Bearer` or `DPoP` (RFC 9449 §7.1);
+ *                       `access_token` in the query or a form body: 400
+ *   6. verifyToken      signature/claims or introspection, then audience and issuer; then the
+ *                       token's binding: DPoP proof (RFC 9449) or client certificate (RFC 8705)
  *   7. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
  *   8. authorize        required scopes, per method, per tool/prompt/resource
  *   9. admit            rate limits (after authentication: a bad token is a 401, never a 429)
- *  10. forward          no Authorization (nor Cookie, unless asked) upstream; streamed both ways;
- *                       lists filtered if asked
+ *  10. forward          no Authorization, DPoP (nor Cookie, unless asked) upstream; streamed both
+ *                       ways; lists filtered if asked
  *  11. emitDecision     one event per request, consumed by logs, metrics and the audit trail
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, verifier, forwarder, authorizer } = parts
+  const senderConstraint =
+    parts.senderConstraint ?? createConfiguredSenderConstraint(config, createConfiguredReplayCache(config, { shared: false }))
+  const dpop = config.senderConstraint.dpop
   const metadataDocument = buildProtectedResourceMetadata({
     resource: config.resource.canonicalUri,
     authorizationServers: config.authorizationServers.map((as) => as.issuer),
@@ -104,10 +115,14 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     bearerMethodsSupported: config.resource.bearerMethodsSupported,
     resourceDocumentation: config.resource.documentation,
     resourceName: config.resource.name,
+    dpopSigningAlgValuesSupported: dpop === 'off' ? undefined : config.senderConstraint.dpopAlgorithms,
+    dpopBoundAccessTokensRequired: dpop === 'off' ? undefined : dpop === 'required',
+    tlsClientCertificateBoundAccessTokens: config.senderConstraint.mtls === 'off' ? undefined : true,
   })
   const challenge: ChallengeContext = {
     resourceMetadata: config.resource.metadataUri,
     scope401: authorizer.challengeScope,
+    dpop: dpop === 'off' ? undefined : { algorithms: config.senderConstraint.dpopAlgorithms, required: dpop === 'required' },
   }
   const route = createRouter({
     resourcePath: config.resource.path,
@@ -152,9 +167,14 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     authorizer.checkHttpMethod(req.method ?? '', req.headers)
 
     checkTokenOnlyInHeader(req.url ?? '/', req.headers['content-type'])
-    const token = extractBearerToken(authorizationHeader(req))
+    const credentials = extractCredentials(authorizationHeader(req), dpop !== 'off')
+    exchange.scheme = credentials.scheme
+    const { token } = credentials
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
-    exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token, { clientAddress: req.socket.remoteAddress }))
+    const principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token, { clientAddress: req.socket.remoteAddress }))
+    const binding = senderConstraint.check(req, credentials, principal)
+    if (binding !== undefined) await binding
+    exchange.principal = principal
     parts.authenticated?.(req)
 
     let body: Buffer | undefined
@@ -185,7 +205,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     if (!(error instanceof GatewayError) && events.notice.hasSubscribers) {
       events.notice.publish({ level: 'error', message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` })
     }
-    writeError(exchange.res, known, challenge)
+    writeError(exchange.res, known, challenge, exchange.scheme)
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {

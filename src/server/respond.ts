@@ -1,34 +1,38 @@
 import type { ServerResponse } from 'node:http'
-import { GatewayError, InsufficientScope } from '../errors.js'
-import { buildChallenge } from '../metadata/challenge.js'
+import { GatewayError, InsufficientScope, type AuthScheme } from '../errors.js'
+import { buildChallenges, type DpopChallengeOptions } from '../metadata/challenge.js'
 
 export interface ChallengeContext {
   resourceMetadata: string
   /** Scopes named in a 401 challenge (the required scopes). */
   scope401: readonly string[]
+  /** Set when DPoP is accepted: 401s offer the DPoP scheme too (RFC 9449 §7.1). */
+  dpop?: DpopChallengeOptions | undefined
 }
 
 /** A whole HTTP answer (a refusal, the metadata document), for node:http or any framework to write. */
 export interface Answer {
   readonly status: number
-  readonly headers: Readonly<Record<string, string>>
+  /** A header with several field lines (`WWW-Authenticate` per scheme) is a list. */
+  readonly headers: Readonly<Record<string, string | string[]>>
   readonly body: string
 }
 
 /**
- * The answer to a refused request: status, exactly one `WWW-Authenticate` for 401/403 (RFC 6750
- * §3), `Cache-Control: no-store`, `Retry-After` when known, and a small JSON body. The body is the
- * OAuth shape, or a JSON-RPC error object when the refusal is a JSON-RPC one (MCP 2026-07-28
- * `-32020`).
+ * The answer to a refused request: status, `WWW-Authenticate` for 401/403 (RFC 6750 §3; one field
+ * per offered scheme when DPoP is on, RFC 9449 §7.1), `Cache-Control: no-store`, `Retry-After`
+ * when known, and a small JSON body. The body is the OAuth shape, or a JSON-RPC error object when
+ * the refusal is a JSON-RPC one (MCP 2026-07-28 `-32020`). `scheme`: the one the client used.
  */
-export function refusalOf(error: GatewayError, challenge: ChallengeContext): Answer {
-  const headers: Record<string, string> = {
+export function refusalOf(error: GatewayError, challenge: ChallengeContext, scheme?: AuthScheme): Answer {
+  const headers: Record<string, string | string[]> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
   }
   if (error.challenges) {
     const scope = error instanceof InsufficientScope ? error.scope : challenge.scope401
-    headers['www-authenticate'] = buildChallenge(error, challenge.resourceMetadata, scope)
+    const values = buildChallenges(error, challenge.resourceMetadata, scope, scheme, challenge.dpop)
+    headers['www-authenticate'] = values.length === 1 ? (values[0] as string) : values
   }
   if (error.headers !== undefined) Object.assign(headers, error.headers)
   if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter)
@@ -44,7 +48,7 @@ export function refusalOf(error: GatewayError, challenge: ChallengeContext): Ans
 }
 
 /** Writes `refusalOf(error)`; a response already under way can only be cut. */
-export function writeError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext): void {
+export function writeError(res: ServerResponse, error: GatewayError, challenge: ChallengeContext, scheme?: AuthScheme): void {
   if (res.headersSent) {
     res.destroy()
     return
@@ -52,7 +56,7 @@ export function writeError(res: ServerResponse, error: GatewayError, challenge: 
   afterReadParsed(res, () => {
     if (res.headersSent) return
     closeIfBodyUnread(res)
-    const { status, headers, body } = refusalOf(error, challenge)
+    const { status, headers, body } = refusalOf(error, challenge, scheme)
     res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) })
     res.end(body)
   })

@@ -1,13 +1,13 @@
 import { createRedisClient } from './redis-client.js'
 import type { RedisConfig } from './redis-config.js'
-import type { StateStore } from './store.js'
+import type { ClaimingStore } from './store.js'
 
 /**
  * The shared store: every gateway pointed at one Redis reads the entries the others wrote. Each
  * command is bounded by `commandTimeout`, and while the connection is lost commands reject at once,
  * so a Redis outage costs a cache miss, not a stalled request.
  */
-export function createRedisStore(config: RedisConfig): StateStore {
+export function createRedisStore(config: RedisConfig): ClaimingStore {
   const { client, observe, close } = createRedisClient(config, { role: 'redis' })
 
   // While a lost connection is being re-established, fail at once: waiting out `commandTimeout`
@@ -27,6 +27,11 @@ export function createRedisStore(config: RedisConfig): StateStore {
       if (ttlMs <= 0) return
       available()
       await observe(client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs))))
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      available()
+      // One SET NX PX: of two replicas that see one key at once, exactly one gets "OK".
+      return (await observe(client.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX'))) === 'OK'
     },
     close,
   }

@@ -15,3 +15,9 @@ export interface StateStore {
   /** Releases connections; the store is not used afterwards. */
   close(): Promise<void>
 }
+
+/** A store that can also claim a key once, atomically across processes: the DPoP replay cache. */
+export interface ClaimingStore extends StateStore {
+  /** Stores `value` for `ttlMs` milliseconds unless the key exists; `true` when this call stored it. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>
+}

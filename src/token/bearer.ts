@@ -1,8 +1,11 @@
-import { InvalidRequest, MissingCredentials } from '../errors.js'
+import { InvalidRequest, MissingCredentials, type AuthScheme } from '../errors.js'
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, b64token = 1*( ALPHA / DIGIT / "-" / "." /
 // "_" / "~" / "+" / "/" ) *"=". The scheme is case-insensitive (RFC 9110 §11.1).
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
+// RFC 9449 §7.1: the same token68 grammar after the `DPoP` scheme.
+const DPOP = /^dpop +([A-Za-z0-9\-._~+/]+=*) *$/i
+const DPOP_SCHEME = /^dpop(?: |$)/i
 const SCHEME = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?: |$)/
 
 /**
@@ -46,4 +49,24 @@ export function checkTokenOnlyInHeader(url: string, contentType: string | undefi
   if (contentType !== undefined && FORM_BODY.test(contentType)) {
     throw new InvalidRequest('form_body', 'Form-encoded bodies are not accepted; send JSON and the token in the Authorization header')
   }
+}
+
+/** The token and the scheme it came with. */
+export interface Credentials {
+  readonly scheme: AuthScheme
+  readonly token: string
+}
+
+/**
+ * Authorization header value(s) -> the token and its scheme: `Bearer` as `extractBearerToken`
+ * reads it, or, when DPoP is accepted, `DPoP` (RFC 9449 §7.1), whose proof the caller checks.
+ * With DPoP off, a DPoP header is "no credentials", as any other scheme.
+ */
+export function extractCredentials(header: string | string[] | undefined, acceptDpop: boolean): Credentials {
+  if (acceptDpop && typeof header === 'string' && DPOP_SCHEME.test(header)) {
+    const match = DPOP.exec(header)
+    if (match === null) throw new InvalidRequest('malformed_authorization', 'Malformed DPoP authorization header', { scheme: 'DPoP' })
+    return { scheme: 'DPoP', token: match[1] as string }
+  }
+  return { scheme: 'Bearer', token: extractBearerToken(header) }
 }

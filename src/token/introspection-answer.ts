@@ -4,7 +4,8 @@ import { readScopes } from './scopes-claim.js'
 
 /**
  * RFC 7662 §2.2 answers: how a response becomes an answer, how long an answer may be reused, and
- * which answers let a request through. Pure: the clock is a parameter.
+ * which answers let a request through (a key-bound answer, `cnf`, is then held to its binding by
+ * sender-constraint.ts, as a JWT is). Pure: the clock is a parameter.
  */
 export interface IntrospectionAnswer {
   readonly active: boolean
@@ -108,8 +109,8 @@ const REFRESH_TYPES = new Set(['refresh_token', 'refresh', 'urn:ietf:params:oaut
 
 /**
  * An active answer becomes a principal only when it holds up on its own: the AS's `active` is not
- * taken as the last word on time (`exp`, `nbf` and `iat` are checked here too), a refresh token or
- * a key-bound token is refused, a present `iss` must be this issuer's, and `aud` must name this
+ * taken as the last word on time (`exp`, `nbf` and `iat` are checked here too), a refresh token is
+ * refused, a present `iss` must be this issuer's, and `aud` must name this
  * resource as a JWT's must.
  *
  * @param fallbackExpiresAt the principal's `expiresAt` when the answer has no `exp` (seconds)
@@ -130,14 +131,6 @@ export function checkIntrospectionAnswer(
   ) {
     throw new InvalidToken('token_type', 'The token is not an access token')
   }
-  // RFC 9449 §7.2 and RFC 8705 §3: a key-bound token must come with proof of the key, which a
-  // Bearer request cannot carry; accepting it would turn a stolen bound token into a bearer one.
-  const cnf = answer['cnf']
-  const bound =
-    (typeof cnf === 'object' && cnf !== null && ('jkt' in cnf || 'x5t#S256' in cnf)) ||
-    (typeof tokenType === 'string' && tokenType.toLowerCase() === 'dpop')
-  if (bound) throw new InvalidToken('token_type', 'Sender-constrained tokens are not accepted here')
-
   const iss = answer['iss']
   if (iss !== undefined && (typeof iss !== 'string' || !rules.acceptedIssuers.has(iss))) {
     throw new InvalidToken('issuer', 'The token was issued by an untrusted issuer')

@@ -16,6 +16,7 @@ import {
   startTestGateway,
   waitFor,
   INITIALIZE_BODY,
+  withDpopChallenge,
 } from '../support/gateway.js'
 import type { GatewayStack, RawResponse, TestGateway } from '../support/gateway.js'
 import { startMcpBackend } from '../support/mcp-backend.js'
@@ -74,12 +75,12 @@ function bearerError(gateway: TestGateway, status: number, error: string, descri
   }
 }
 
-/** Status, exactly one challenge line (or none), no-store, the JSON body, and no token echoed anywhere. */
+/** Status, the challenge line (with DPoP's beside it on a 401) or none, no-store, the JSON body, and no token echoed anywhere. */
 function assertRefusal(response: RawResponse, expected: Expected, tokens: readonly string[]): void {
   assert.equal(response.status, expected.status, `status; body ${response.body}`)
   const challenges = headerLines(response, 'www-authenticate')
   if (expected.challenge === undefined) assert.deepEqual(challenges, [])
-  else assert.deepEqual(challenges, [expected.challenge])
+  else assert.deepEqual(challenges, expected.status === 401 ? withDpopChallenge(expected.challenge) : [expected.challenge])
   assert.deepEqual(headerLines(response, 'cache-control'), ['no-store'])
   assert.equal(response.headers['content-type'], 'application/json')
   if (expected.body !== undefined) assert.deepEqual(JSON.parse(response.body), expected.body)

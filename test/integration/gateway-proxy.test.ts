@@ -18,6 +18,7 @@ import {
   startGatewayStack,
   startKeyFileGateway,
   waitFor,
+  withDpopChallenge,
 } from '../support/gateway.js'
 import type { GatewayStack, KeyFileGateway } from '../support/gateway.js'
 import { writeFile } from 'node:fs/promises'
@@ -114,6 +115,9 @@ describe('the SDK client through the gateway (AS token, stateful SDK backend)', 
       authorization_servers: [stack.as.issuer],
       scopes_supported: ['mcp:read', 'mcp:write'],
       bearer_methods_supported: ['header'],
+      // RFC 9728 §2: DPoP is on by default (senderConstraint.dpop: optional).
+      dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+      dpop_bound_access_tokens_required: false,
     }
     for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
       const get = await send(`${stack.gateway.url}${path}`, { headers: { origin: 'https://elsewhere.example.com' } })
@@ -183,9 +187,10 @@ describe('metadata for a deeper resource path', () => {
     }
     assert.equal((await send(`${gateway.url}/.well-known/oauth-protected-resource/mcp`)).status, 404)
     const challenge = await postMcp(gateway)
-    assert.deepEqual(headerLines(challenge, 'www-authenticate'), [
-      `Bearer resource_metadata="${new URL(gateway.canonicalUri).origin}/.well-known/oauth-protected-resource/tenant/a/mcp"`,
-    ])
+    assert.deepEqual(
+      headerLines(challenge, 'www-authenticate'),
+      withDpopChallenge(`Bearer resource_metadata="${new URL(gateway.canonicalUri).origin}/.well-known/oauth-protected-resource/tenant/a/mcp"`),
+    )
   })
 })
 
@@ -212,7 +217,7 @@ describe('MCP_METADATA_URI', () => {
   test('the challenge names it and the gateway serves the document there too', async () => {
     const metadataUri = `${new URL(gateway.canonicalUri).origin}/meta/resource.json`
     const challenge = await postMcp(gateway)
-    assert.deepEqual(headerLines(challenge, 'www-authenticate'), [`Bearer resource_metadata="${metadataUri}"`])
+    assert.deepEqual(headerLines(challenge, 'www-authenticate'), withDpopChallenge(`Bearer resource_metadata="${metadataUri}"`))
     for (const url of [metadataUri, `${gateway.url}/.well-known/oauth-protected-resource/mcp`]) {
       const response = await send(url)
       assert.equal(response.status, 200, url)
@@ -569,6 +574,8 @@ describe('Origin and CORS on the MCP path', () => {
     assert.equal(response.headers['access-control-allow-origin'], 'http://localhost:5173')
     assert.match(String(response.headers['access-control-allow-methods']), /POST/)
     assert.match(String(response.headers['access-control-allow-headers']), /Authorization/i)
+    // A browser DPoP client sends its proof in `DPoP` (RFC 9449 §4.1).
+    assert.match(String(response.headers['access-control-allow-headers']), /\bDPoP\b/)
     assert.deepEqual(headerLines(response, 'www-authenticate'), [])
     assert.equal(backend.requests.length, before)
   })

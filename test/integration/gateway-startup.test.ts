@@ -7,7 +7,7 @@ import type { Server } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { reservePort } from '../../src/demo/reserve-port.js'
-import { makeTempDir, send, waitFor } from '../support/gateway.js'
+import { makeTempDir, send, waitFor, withDpopChallenge } from '../support/gateway.js'
 import { startRawBackend } from '../support/mcp-backend.js'
 import type { RawBackend } from '../support/mcp-backend.js'
 import { startAuthorizationServer, type AuthorizationServer } from '../support/authorization-server.js'
@@ -222,7 +222,7 @@ describe('serve: a valid configuration', () => {
       assert.equal(challenge.status, 401)
       assert.equal(
         challenge.headers['www-authenticate'],
-        `Bearer resource_metadata="http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp", scope="mcp:read"`,
+        withDpopChallenge(`Bearer resource_metadata="http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp", scope="mcp:read"`).join(', '),
       )
     } finally {
       cli.kill('SIGTERM')

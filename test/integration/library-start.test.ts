@@ -59,7 +59,7 @@ describe('fromEnv with only OAUTH_ISSUER_URL and OAUTH_AUDIENCE', () => {
     const answer = rs.refusal(refused)
     assert.equal(answer.status, 403)
     assert.equal(answer.headers['cache-control'], 'no-store')
-    assert.match(answer.headers['www-authenticate'] ?? '', /^Bearer error="insufficient_scope", scope="mcp:tools repo:admin", resource_metadata="http:\/\/127\.0\.0\.1:9\/\.well-known\/oauth-protected-resource\/mcp", error_description="/)
+    assert.match(String(answer.headers['www-authenticate'] ?? ''), /^Bearer error="insufficient_scope", scope="mcp:tools repo:admin", resource_metadata="http:\/\/127\.0\.0\.1:9\/\.well-known\/oauth-protected-resource\/mcp", error_description="/)
     assert.equal(JSON.parse(answer.body).error, 'insufficient_scope')
   })
 

@@ -113,7 +113,8 @@ async function fullFlow(s: Setup): Promise<void> {
     const steps = wire.map((w) => `${w.method} ${w.url.pathname} ${w.status}`)
     const mcpPath = new URL(s.resource).pathname
     assert.equal(steps[0], `POST ${mcpPath} 401`, 'the first request meets a 401')
-    assert.match(wire[0]?.wwwAuthenticate ?? '', /^Bearer resource_metadata="[^"]+", scope="mcp:connect"$/)
+    // DPoP is on by default: the SDK client reads the fields joined, Bearer first, and follows it.
+    assert.match(wire[0]?.wwwAuthenticate ?? '', /^Bearer resource_metadata="[^"]+", scope="mcp:connect", DPoP resource_metadata="[^"]+", scope="mcp:connect", algs="[^"]+"$/)
     const index = (pattern: RegExp) => steps.findIndex((step) => pattern.test(step))
     const prm = index(/^GET \/\.well-known\/oauth-protected-resource\/mcp 200$/)
     const asMetadata = index(/^GET \/\.well-known\/(oauth-authorization-server|openid-configuration)\S* 200$/)

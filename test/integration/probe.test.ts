@@ -114,6 +114,9 @@ describe('mcp-resource-gateway probe', () => {
     assert.match(stepOf(report, 'challenge').client, new RegExp(`fetches the resource metadata at ${canonical.replace('/mcp', '')}/.well-known/oauth-protected-resource/mcp and will ask for scope "${SCOPE}"`))
     assert.ok(stepOf(report, 'resource-metadata').saw.some((l) => l.endsWith(`/.well-known/oauth-protected-resource -> 200, resource "${canonical}", authorization_servers [${as.issuer}]`)))
     assert.match(stepOf(report, 'authorization-server').saw.join('\n'), /client registration: dynamic registration at/)
+    // DPoP is on by default: the DPoP challenge beside Bearer is fine, and the metadata flags are reported.
+    assert.match(stepOf(report, 'challenge').saw.join('\n'), /DPoP offered too \(RFC 9449 §7\.1\), algs: "ES256 EdDSA RS256 PS256"/)
+    assert.match(stepOf(report, 'resource-metadata').saw.join('\n'), /DPoP accepted \(algs ES256, EdDSA, RS256, PS256\)/)
   })
 
   test('with a token for the endpoint: authenticated initialize and tools/list pass', async () => {

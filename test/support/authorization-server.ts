@@ -32,6 +32,14 @@ export interface AuthorizationServerOptions {
   accountId?: string
   /** More static clients, as oidc-provider client metadata. */
   extraClients?: Array<Record<string, unknown>>
+  /** oidc-provider's DPoP feature: a token request with a `DPoP` proof gets a `cnf.jkt`-bound token (RFC 9449 §5). */
+  dpop?: boolean
+  /**
+   * oidc-provider's certificate-bound tokens (RFC 8705 §3) for the `mtls-m2m` client. This AS
+   * speaks plain HTTP, so the test hands the client certificate over in `x-test-client-certificate`
+   * (URL-encoded PEM), as a TLS-terminating proxy would.
+   */
+  mtls?: boolean
 }
 
 export interface ClientCredentialsRequest {
@@ -39,6 +47,8 @@ export interface ClientCredentialsRequest {
   scope?: string
   clientId?: string
   clientSecret?: string
+  /** More request headers: a `DPoP` proof, `x-test-client-certificate`. */
+  headers?: Record<string, string>
 }
 
 export interface IntrospectionResult {
@@ -76,6 +86,8 @@ export interface AuthorizationServer {
 
 export const M2M_CLIENT = { clientId: 'm2m', clientSecret: 'm2m-secret' } as const
 export const GATEWAY_CLIENT = { clientId: 'gateway', clientSecret: 'gateway-secret' } as const
+/** With `mtls: true`: a client_credentials client whose tokens are bound to its certificate. */
+export const MTLS_CLIENT = { clientId: 'mtls-m2m', clientSecret: 'mtls-m2m-secret' } as const
 
 interface SigningKeys {
   rsa: JWK
@@ -190,6 +202,19 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
           redirect_uris: [],
           response_types: [],
         },
+        ...(options.mtls === true
+          ? [
+              {
+                client_id: MTLS_CLIENT.clientId,
+                client_secret: MTLS_CLIENT.clientSecret,
+                grant_types: ['client_credentials'],
+                redirect_uris: [],
+                response_types: [],
+                scope: resourceScopes.join(' '),
+                tls_client_certificate_bound_access_tokens: true,
+              },
+            ]
+          : []),
         ...(options.extraClients ?? []),
       ],
       scopes: ['openid', 'offline_access', ...resourceScopes],
@@ -211,6 +236,19 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         introspection: { enabled: true, allowedPolicy: async () => true },
         revocation: { enabled: true, allowedPolicy: async () => true },
         registration: { enabled: true },
+        ...(options.dpop === true ? { dPoP: { enabled: true } } : {}),
+        ...(options.mtls === true
+          ? {
+              mTLS: {
+                enabled: true,
+                certificateBoundAccessTokens: true,
+                getCertificate: (ctx: { get(name: string): string }) => {
+                  const value = ctx.get('x-test-client-certificate')
+                  return value === '' ? undefined : decodeURIComponent(value)
+                },
+              },
+            }
+          : {}),
         resourceIndicators: {
           enabled: true,
           defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string) => oneOf,
@@ -258,10 +296,10 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   const introspectionEndpoint = endpoint('introspection_endpoint')
   const revocationEndpoint = endpoint('revocation_endpoint')
 
-  async function postForm(target: string, body: Record<string, string>, authorization: string): Promise<Response> {
+  async function postForm(target: string, body: Record<string, string>, authorization: string, headers: Record<string, string> = {}): Promise<Response> {
     return fetch(target, {
       method: 'POST',
-      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { ...headers, authorization, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(body).toString(),
     })
   }
@@ -286,6 +324,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         tokenEndpoint,
         body,
         basicAuth(request.clientId ?? M2M_CLIENT.clientId, request.clientSecret ?? M2M_CLIENT.clientSecret),
+        request.headers,
       )
       const text = await response.text()
       if (!response.ok) throw new Error(`client_credentials failed: ${response.status} ${text}`)

@@ -340,3 +340,22 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
+
+/** The default `senderConstraint.dpopAlgorithms`, as a DPoP challenge's `algs` names them. */
+export const DEFAULT_DPOP_ALGS = 'ES256 EdDSA RS256 PS256'
+
+/**
+ * The `WWW-Authenticate` lines of a 401 with DPoP on (the default `senderConstraint.dpop:
+ * optional`): the Bearer challenge, then a bare DPoP challenge with the same `scope` and
+ * `resource_metadata` (RFC 9449 §7.1).
+ */
+export function withDpopChallenge(bearer: string, algs = DEFAULT_DPOP_ALGS): string[] {
+  const metadata = /resource_metadata="([^"]*)"/.exec(bearer)?.[1]
+  const scope = /scope="([^"]*)"/.exec(bearer)?.[1]
+  const params = [
+    ...(metadata === undefined ? [] : [`resource_metadata="${metadata}"`]),
+    ...(scope === undefined ? [] : [`scope="${scope}"`]),
+    `algs="${algs}"`,
+  ]
+  return [bearer, `DPoP ${params.join(', ')}`]
+}

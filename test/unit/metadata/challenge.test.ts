@@ -4,11 +4,14 @@ import {
   ForbiddenOrigin,
   InsufficientScope,
   InvalidRequest,
+  InvalidDpopProof,
   InvalidToken,
   MissingCredentials,
+  UseDpopNonce,
   type GatewayError,
 } from '../../../src/errors.js'
-import { buildChallenge, quote, relayScopeChallenge } from '../../../src/metadata/challenge.js'
+import { buildChallenge, buildChallenges, quote, relayScopeChallenge } from '../../../src/metadata/challenge.js'
+import type { AuthScheme } from '../../../src/errors.js'
 
 // docs/errors.md and RFC 6750 §3 (https://www.rfc-editor.org/rfc/rfc6750#section-3).
 const META = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'
@@ -110,6 +113,84 @@ describe('buildChallenge', () => {
 
   test('errors that carry no bearer error still build the no-credentials form', () => {
     assert.equal(buildChallenge(new ForbiddenOrigin(), META, []), `Bearer resource_metadata="${META}"`)
+  })
+})
+
+describe('buildChallenges (RFC 9449 §7.1: one field per scheme, Bearer first)', () => {
+  const ALGS = ['ES256', 'EdDSA']
+  const optional = { algorithms: ALGS, required: false }
+  const bare = (scheme: string) => `${scheme} resource_metadata="${META}", scope="mcp:read"${scheme === 'DPoP' ? ', algs="ES256 EdDSA"' : ''}`
+  const rows: { name: string; error: GatewayError; used?: AuthScheme; dpop?: typeof optional; expected: string[] }[] = [
+    {
+      name: 'DPoP off: the one Bearer challenge, as before',
+      error: new InvalidToken('expired', 'The token has expired'),
+      used: 'Bearer',
+      expected: [`Bearer error="invalid_token", scope="mcp:read", resource_metadata="${META}", error_description="The token has expired"`],
+    },
+    { name: 'no credentials: both schemes offered, neither with an error', error: new MissingCredentials(), dpop: optional, expected: [bare('Bearer'), bare('DPoP')] },
+    {
+      name: 'a bad Bearer token: the error on Bearer, DPoP offered bare',
+      error: new InvalidToken('expired', 'The token has expired'),
+      used: 'Bearer',
+      dpop: optional,
+      expected: [`Bearer error="invalid_token", scope="mcp:read", resource_metadata="${META}", error_description="The token has expired"`, bare('DPoP')],
+    },
+    {
+      name: 'a bad token sent with DPoP: the error on DPoP',
+      error: new InvalidToken('expired', 'The token has expired'),
+      used: 'DPoP',
+      dpop: optional,
+      expected: [bare('Bearer'), `DPoP error="invalid_token", scope="mcp:read", resource_metadata="${META}", error_description="The token has expired", algs="ES256 EdDSA"`],
+    },
+    {
+      name: 'a bad proof: invalid_dpop_proof on DPoP',
+      error: new InvalidDpopProof('dpop_replay', 'The DPoP proof was already used'),
+      used: 'DPoP',
+      dpop: optional,
+      expected: [bare('Bearer'), `DPoP error="invalid_dpop_proof", scope="mcp:read", resource_metadata="${META}", error_description="The DPoP proof was already used", algs="ES256 EdDSA"`],
+    },
+    {
+      name: 'use_dpop_nonce on DPoP',
+      error: new UseDpopNonce('n-1'),
+      used: 'DPoP',
+      dpop: optional,
+      expected: [bare('Bearer'), `DPoP error="use_dpop_nonce", scope="mcp:read", resource_metadata="${META}", error_description="Resource server requires nonce in DPoP proof", algs="ES256 EdDSA"`],
+    },
+    {
+      name: '403 keeps the scheme the client used (DPoP)',
+      error: new InsufficientScope(['mcp:write']),
+      used: 'DPoP',
+      dpop: optional,
+      expected: [`DPoP error="insufficient_scope", scope="mcp:write", resource_metadata="${META}", error_description="The access token lacks the scope this operation needs", algs="ES256 EdDSA"`],
+    },
+    {
+      name: '403 keeps the scheme the client used (Bearer)',
+      error: new InsufficientScope(['mcp:write']),
+      used: 'Bearer',
+      dpop: optional,
+      expected: [`Bearer error="insufficient_scope", scope="mcp:write", resource_metadata="${META}", error_description="The access token lacks the scope this operation needs"`],
+    },
+    {
+      name: 'DPoP required: only DPoP is offered, and it carries the error',
+      error: new InvalidToken('dpop_required', 'This resource accepts DPoP-bound tokens only'),
+      used: 'Bearer',
+      dpop: { algorithms: ALGS, required: true },
+      expected: [`DPoP error="invalid_token", scope="mcp:read", resource_metadata="${META}", error_description="This resource accepts DPoP-bound tokens only", algs="ES256 EdDSA"`],
+    },
+    { name: 'DPoP required, no credentials', error: new MissingCredentials(), dpop: { algorithms: ALGS, required: true }, expected: [bare('DPoP')] },
+  ]
+  for (const row of rows) {
+    test(row.name, () => {
+      const scope = row.error instanceof InsufficientScope ? row.error.scope : ['mcp:read']
+      assert.deepEqual(buildChallenges(row.error, META, scope, row.used, row.dpop), row.expected)
+    })
+  }
+
+  test('the MCP SDK client reads the joined fields as one Bearer challenge: the first scope= and resource_metadata= are Bearer\'s', () => {
+    const joined = buildChallenges(new MissingCredentials(), META, ['mcp:read'], undefined, optional).join(', ')
+    assert.ok(joined.startsWith('Bearer '))
+    assert.equal(/scope="([^"]*)"/.exec(joined)?.[1], 'mcp:read')
+    assert.equal(/resource_metadata="([^"]*)"/.exec(joined)?.[1], META)
   })
 })
 

@@ -17,6 +17,13 @@ const cases: { name: string; values: string[]; status: string; saw: RegExp }[] =
   { name: 'no Bearer challenge', values: ['Basic realm="x"'], status: 'fail', saw: /no Bearer challenge \(schemes: Basic\)/ },
   { name: 'Bearer after Basic (the SDK reads only the first)', values: ['Basic realm="x"', `Bearer resource_metadata="${META}", scope="a"`], status: 'fail', saw: /first challenge is not Bearer/ },
   { name: 'two header lines', values: [`Bearer resource_metadata="${META}", scope="a"`, 'Bearer scope="a"'], status: 'warn', saw: /2 WWW-Authenticate headers/ },
+  {
+    name: 'Bearer then DPoP, one field each (RFC 9449 §7.1): not a warning',
+    values: [`Bearer resource_metadata="${META}", scope="a"`, `DPoP resource_metadata="${META}", scope="a", algs="ES256"`],
+    status: 'ok',
+    saw: /DPoP offered too \(RFC 9449 §7\.1\), algs: "ES256"/,
+  },
+  { name: 'Bearer, DPoP and Basic', values: [`Bearer resource_metadata="${META}", scope="a"`, 'DPoP algs="ES256"', 'Basic realm="x"'], status: 'warn', saw: /3 challenges/ },
   { name: 'no resource_metadata', values: ['Bearer scope="a"'], status: 'warn', saw: /no resource_metadata/ },
   { name: 'relative resource_metadata', values: ['Bearer resource_metadata="/meta", scope="a"'], status: 'fail', saw: /not an absolute URL/ },
   { name: 'no scope', values: [`Bearer resource_metadata="${META}"`], status: 'warn', saw: /no scope/ },

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs'
+import type { Config } from '../config/normalize.js'
+import { createNonceSealer } from './dpop-nonce.js'
+import { createRedisStore } from '../state/redis-store.js'
+import { createMemoryReplayCache, createStoreReplayCache, type ReplayCache } from './replay-cache.js'
+import { createSenderConstraint, type SenderConstraint } from './sender-constraint.js'
+
+/**
+ * The replay cache as configured: Redis when shared state is configured (a proof replayed against
+ * another replica is refused too), otherwise this process's memory.
+ */
+export function createConfiguredReplayCache(config: Config, options: { shared: boolean } = { shared: true }): ReplayCache {
+  return options.shared && config.redis !== undefined && sharesReplayCache(config)
+    ? createStoreReplayCache(createRedisStore(config.redis))
+    : createMemoryReplayCache({ maxEntries: config.senderConstraint.replayCacheSize })
+}
+
+/**
+ * What the replay cache depends on. A reload that leaves it unchanged keeps the cache: a new empty
+ * one would accept again every proof seen before the reload.
+ */
+export function replayCacheIdentity(config: Config): string {
+  const redis = config.redis
+  return redis === undefined || !sharesReplayCache(config) ? `memory:${config.senderConstraint.replayCacheSize}` : `redis:${redis.url}:${redis.keyPrefix}:${redis.username ?? ''}`
+}
+
+/** The binding rule as configured, over `replay` (which the caller owns and closes). */
+export function createConfiguredSenderConstraint(config: Config, replay: ReplayCache): SenderConstraint {
+  const settings = config.senderConstraint
+  // Checked at start (normalize.ts); the trailing newline is stripped as for every secret file.
+  const key = settings.nonceSecretFile === undefined ? undefined : Buffer.from(readFileSync(settings.nonceSecretFile, 'utf8').replace(/\r?\n$/, ''))
+  const nonces = settings.nonce ? createNonceSealer(settings.proofMaxAgeSeconds, key) : undefined
+  return createSenderConstraint({ settings, canonicalOrigin: new URL(config.resource.canonicalUri).origin, replay, nonces })
+}
+
+/** With DPoP off no proof is checked, so no Redis connection is opened for them. */
+function sharesReplayCache(config: Config): boolean {
+  return config.redis !== undefined && config.senderConstraint.dpop !== 'off'
+}

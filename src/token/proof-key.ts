@@ -1,0 +1,104 @@
+import { constants, createPublicKey, hash, verify, type KeyObject } from 'node:crypto'
+import { TokenCache } from '../common/token-cache.js'
+
+/**
+ * The embedded-key half of a DPoP proof check: the RFC 7638 thumbprint of the header's `jwk`, and
+ * the RFC 7515 signature checked with that key for the proof's `alg`. Done with node:crypto, once
+ * per request and synchronously: a client signs every proof with one key, so the imported key is
+ * kept by thumbprint and a proof costs one hash and one signature verification.
+ */
+
+interface AlgorithmRule {
+  readonly kty: string
+  /** Accepted `crv` values (EC and OKP keys). */
+  readonly crv?: readonly string[]
+  /** Digest for `crypto.verify`; `null` for EdDSA. */
+  readonly digest: string | null
+  readonly pss?: boolean
+}
+
+/** RFC 7518 §3.1 and RFC 8037 §3.1: which key each asymmetric `alg` needs. */
+const RULES: Readonly<Record<string, AlgorithmRule>> = {
+  ES256: { kty: 'EC', crv: ['P-256'], digest: 'sha256' },
+  ES384: { kty: 'EC', crv: ['P-384'], digest: 'sha384' },
+  ES512: { kty: 'EC', crv: ['P-521'], digest: 'sha512' },
+  EdDSA: { kty: 'OKP', crv: ['Ed25519', 'Ed448'], digest: null },
+  Ed25519: { kty: 'OKP', crv: ['Ed25519'], digest: null },
+  RS256: { kty: 'RSA', digest: 'sha256' },
+  RS384: { kty: 'RSA', digest: 'sha384' },
+  RS512: { kty: 'RSA', digest: 'sha512' },
+  PS256: { kty: 'RSA', digest: 'sha256', pss: true },
+  PS384: { kty: 'RSA', digest: 'sha384', pss: true },
+  PS512: { kty: 'RSA', digest: 'sha512', pss: true },
+}
+
+/** RFC 7638 §3.2: the required members of each key type, in lexicographic order. */
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+}
+
+/** RFC 7518 §3.3: RSA keys of at least 2048 bits. */
+const MIN_RSA_BITS = 2048
+
+/** Keys kept for clients seen recently. */
+const KEY_CACHE_SIZE = 1_000
+
+export type ProofKeyProblem = 'key' | 'signature'
+
+export class ProofKeyError extends Error {
+  constructor(readonly problem: ProofKeyProblem) {
+    super(problem)
+  }
+}
+
+const keys = new TokenCache<KeyObject>(KEY_CACHE_SIZE)
+
+/**
+ * Verifies `signature` over `signingInput` with the public `jwk` for `alg` and returns the key's
+ * thumbprint; throws `ProofKeyError` (`key`: unusable for this alg, `signature`: does not verify).
+ */
+export function verifyWithEmbeddedKey(alg: string, jwk: Record<string, unknown>, signingInput: string, signature: Buffer): string {
+  const rule = RULES[alg]
+  const members = THUMBPRINT_MEMBERS[String(jwk['kty'])]
+  if (rule === undefined || members === undefined || jwk['kty'] !== rule.kty) throw new ProofKeyError('key')
+  if (rule.crv !== undefined && !rule.crv.includes(String(jwk['crv']))) throw new ProofKeyError('key')
+  // RFC 7517 §4.2 and §4.4: a key that names another use or algorithm is not for this proof.
+  if ((jwk['use'] !== undefined && jwk['use'] !== 'sig') || (jwk['alg'] !== undefined && jwk['alg'] !== alg)) {
+    throw new ProofKeyError('key')
+  }
+  const canonical: Record<string, unknown> = {}
+  for (const member of members) {
+    if (typeof jwk[member] !== 'string' || jwk[member] === '') throw new ProofKeyError('key')
+    canonical[member] = jwk[member]
+  }
+  const jkt = hash('sha256', JSON.stringify(canonical), 'base64url')
+  let key = keys.get(jkt, 0)
+  if (key === undefined) {
+    try {
+      key = createPublicKey({ key: canonical as never, format: 'jwk' })
+    } catch {
+      throw new ProofKeyError('key')
+    }
+    if (rule.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) throw new ProofKeyError('key')
+    keys.set(jkt, key, Number.POSITIVE_INFINITY)
+  }
+  let valid: boolean
+  try {
+    valid = verify(
+      rule.digest,
+      Buffer.from(signingInput),
+      rule.kty === 'EC'
+        ? { key, dsaEncoding: 'ieee-p1363' }
+        : rule.pss === true
+          ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+          : key,
+      signature,
+    )
+  } catch {
+    valid = false
+  }
+  if (!valid) throw new ProofKeyError('signature')
+  return jkt
+}
