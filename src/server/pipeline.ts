@@ -6,7 +6,7 @@ import { buildProtectedResourceMetadata } from '../metadata/protected-resource.j
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
 import { checkTokenOnlyInHeader, extractCredentials } from '../token/bearer.js'
-import { createConfiguredReplayCache, createConfiguredSenderConstraint } from '../token/create-sender-constraint.js'
+import { createConfiguredReplayCache, createConfiguredSenderConstraint } from './sender-constraint.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
 import type { SenderConstraint } from '../token/sender-constraint.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import type { Config } from '../config/normalize.js'
-import { createNonceSealer } from './dpop-nonce.js'
+import { createNonceSealer } from '../token/dpop-nonce.js'
 import { createRedisStore } from '../state/redis-store.js'
-import { createMemoryReplayCache, createStoreReplayCache, type ReplayCache } from './replay-cache.js'
-import { createSenderConstraint, type SenderConstraint } from './sender-constraint.js'
+import { createMemoryReplayCache, createStoreReplayCache, type ReplayCache } from '../token/replay-cache.js'
+import { createSenderConstraint, type SenderConstraint } from '../token/sender-constraint.js'
 
 /**
  * The replay cache as configured: Redis when shared state is configured (a proof replayed against
