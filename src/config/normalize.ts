@@ -8,6 +8,7 @@ import { resolveAuthorizationServers, type ResolvedAuthorizationServer } from '.
 import { resolveRedisConfig, type RedisConfig } from '../state/redis-config.js'
 import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
+import { normalizeUpstreamIdentity, type UpstreamIdentitySettings } from '../identity/settings.js'
 
 export type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 
@@ -30,6 +31,7 @@ export interface Config {
   readonly redis?: RedisConfig | undefined
   readonly scopes: ConfigOutput['scopes']
   readonly backend: Omit<ConfigOutput['backend'], 'url'> & { readonly origin: string; readonly basePath: string }
+  readonly upstreamIdentity: UpstreamIdentitySettings
   readonly limits: ConfigOutput['limits']
   readonly tls: ConfigOutput['tls']
   readonly origins: { readonly any: boolean; readonly allowed: ReadonlySet<string> }
@@ -80,6 +82,14 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const redis = resolveRedisConfig(raw.redis, { name: ctx.name, strict: ctx.strict, problems, notices })
 
   const backendUrl = raw.backend.url
+  const upstreamIdentity = normalizeUpstreamIdentity(raw.upstreamIdentity, {
+    name: ctx.name,
+    strict: ctx.strict,
+    problems,
+    notices,
+    backendUrl: backendUrl.href,
+    issuer: raw.authorizationServers[0]?.issuer ?? '',
+  })
 
   const listenHost = raw.listen.host
   if (!tls.enabled && !isLoopbackHost(listenHost)) {
@@ -120,6 +130,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       origin: backendUrl.origin,
       basePath: backendUrl.pathname === '/' ? '' : backendUrl.pathname.replace(/\/$/, ''),
     },
+    upstreamIdentity,
     limits: raw.limits,
     tls,
     origins: {

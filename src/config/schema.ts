@@ -3,6 +3,7 @@ import { authorizationServerSchema } from './authorization-server-schema.js'
 import { redisSchema } from '../state/redis-config.js'
 import { scopesSchema } from './scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
+import { upstreamIdentitySchema } from '../identity/schema.js'
 import { isLoopbackHost } from './loopback.js'
 import { duration, httpUrl, list, onOff, port, size } from './units.js'
 
@@ -112,6 +113,9 @@ export const configSchema = z.strictObject({
         ),
     })
     .describe('Where requests go once authorized.'),
+  upstreamIdentity: upstreamIdentitySchema
+    .prefault({})
+    .describe("What the backend learns about the caller; the client's token never goes upstream (docs/upstream-identity.md)."),
   limits: z
     .strictObject({
       maxBodySize: size.prefault('1m').describe('Largest request body; beyond it, 413. Env: `MCP_MAX_BODY_SIZE`.'),
