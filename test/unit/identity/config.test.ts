@@ -34,11 +34,10 @@ async function writePrivate(name: string, text: string): Promise<string> {
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'identity-config-test-'))
   secretPath = await writePrivate('secret', 'exchange-secret\n')
-  const pem = (type: 'ec' | 'ed25519' | 'rsa') =>
-    generateKeyPairSync(type as 'ec', { namedCurve: 'P-256', modulusLength: 2048 } as never).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
-  ecKeyPath = await writePrivate('ec.pem', pem('ec'))
-  edKeyPath = await writePrivate('ed.pem', pem('ed25519'))
-  rsaKeyPath = await writePrivate('rsa.pem', pem('rsa'))
+  const pkcs8 = { format: 'pem', type: 'pkcs8' } as const
+  ecKeyPath = await writePrivate('ec.pem', generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: pkcs8 }).privateKey)
+  edKeyPath = await writePrivate('ed.pem', generateKeyPairSync('ed25519', { privateKeyEncoding: pkcs8 }).privateKey)
+  rsaKeyPath = await writePrivate('rsa.pem', generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: pkcs8 }).privateKey)
   notKeyPath = await writePrivate('not-a-key.pem', 'hello')
 })
 after(async () => {
