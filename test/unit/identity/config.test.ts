@@ -35,9 +35,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'identity-config-test-'))
   secretPath = await writePrivate('secret', 'exchange-secret\n')
   const pkcs8 = { format: 'pem', type: 'pkcs8' } as const
-  ecKeyPath = await writePrivate('ec.pem', generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: pkcs8 }).privateKey)
-  edKeyPath = await writePrivate('ed.pem', generateKeyPairSync('ed25519', { privateKeyEncoding: pkcs8 }).privateKey)
-  rsaKeyPath = await writePrivate('rsa.pem', generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: pkcs8 }).privateKey)
+  ecKeyPath = await writePrivate('ec.pem', generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { format: 'pem', type: 'spki' }, privateKeyEncoding: pkcs8 }).privateKey)
+  edKeyPath = await writePrivate('ed.pem', generateKeyPairSync('ed25519', { publicKeyEncoding: { format: 'pem', type: 'spki' }, privateKeyEncoding: pkcs8 }).privateKey)
+  rsaKeyPath = await writePrivate('rsa.pem', generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { format: 'pem', type: 'spki' }, privateKeyEncoding: pkcs8 }).privateKey)
   notKeyPath = await writePrivate('not-a-key.pem', 'hello')
 })
 after(async () => {
