@@ -40,6 +40,10 @@ export interface DecisionEvent {
   subject: string | undefined
   clientId: string | undefined
   issuer: string | undefined
+  /** The upstream identity sent (docs/upstream-identity.md); absent with `none`. */
+  identityMode?: 'exchange' | 'assertion' | 'headers' | undefined
+  /** The audience of the exchanged token or assertion. */
+  downstreamAudience?: string | undefined
 }
 
 export interface JwksFetchEvent {

@@ -3,6 +3,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
+import { createUpstreamIdentity } from '../identity/create-identity.js'
+import { jwksHandler } from '../identity/jwks.js'
+import { JWKS_PATH, type UpstreamIdentity } from '../identity/upstream-identity.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createVerifier } from '../token/create-verifier.js'
@@ -103,6 +106,7 @@ interface Parts {
   forwarder: ReturnType<typeof createForwarder>
   handler: (req: IncomingMessage, res: ServerResponse) => void
   rateLimiter: RateLimiter | undefined
+  identity: UpstreamIdentity | undefined
 }
 
 function buildParts(config: Config, options: StartOptions): Parts {
@@ -114,21 +118,27 @@ function buildParts(config: Config, options: StartOptions): Parts {
       resourcePath: config.resource.path,
     })
   const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
+  const identity = options.parts?.identity ?? createUpstreamIdentity(config)
+  let extraRoutes = options.parts?.extraRoutes
+  // The assertion keys on the main port too, so a backend that reaches only the gateway can verify.
+  if (identity?.jwks !== undefined) extraRoutes = new Map([...(extraRoutes ?? []), [JWKS_PATH, jwksHandler(identity.jwks)]])
   const handler = createGatewayHandler({
     config,
     verifier,
     forwarder,
     authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config),
-    extraRoutes: options.parts?.extraRoutes,
+    extraRoutes,
     admit: options.parts?.admit ?? rateLimiter,
+    identity,
   })
-  return { verifier, forwarder, handler, rateLimiter }
+  return { verifier, forwarder, handler, rateLimiter, identity }
 }
 
 async function closeParts(parts: Parts): Promise<void> {
   await parts.forwarder.close()
   await parts.verifier.close?.()
   await parts.rateLimiter?.close()
+  await parts.identity?.close?.()
 }
 
 /** Cert and key are read at start and on every reload; `minVersion` 1.2 unless 1.3 is asked for. */

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config/normalize.js'
 import { GatewayError, type FailureReason, type UpstreamError } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
+import type { IdentityHeaders, UpstreamIdentity } from '../identity/upstream-identity.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ResponseRewriter } from '../proxy/forward.js'
 import { checkTokenOnlyInHeader, extractBearerToken } from '../token/bearer.js'
@@ -24,6 +25,8 @@ export interface GatewayParts {
   /** After authorization, before forwarding (rate limits); throws a `GatewayError` to refuse. */
   /** Resolves headers to add to the forwarded response (`RateLimit-*`), if any. */
   admit?: (principal: Principal, call: McpCall | undefined) => Promise<Readonly<Record<string, string>> | void>
+  /** What the backend learns about the caller (docs/upstream-identity.md); none when absent. */
+  identity?: UpstreamIdentity | undefined
 }
 
 /** Per-request state carried through the steps and into the decision event. */
@@ -36,6 +39,8 @@ class Exchange implements ForwardListener {
   /** When forwarding began: a response that closes early (client gone) still says how long the backend had it. */
   upstreamStarted: number | undefined = undefined
   forwarding: Forwarding | undefined = undefined
+  /** The identity step that ran, for the audit trail (its mode and downstream audience, never a token). */
+  identity: UpstreamIdentity | undefined = undefined
 
   constructor(
     readonly req: IncomingMessage,
@@ -72,9 +77,11 @@ class Exchange implements ForwardListener {
  *   7. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
  *   8. authorize        required scopes, per method, per tool/prompt/resource
  *   9. admit            rate limits (after authentication: a bad token is a 401, never a 429)
- *  10. forward          no Authorization (nor Cookie, unless asked) upstream; streamed both ways;
+ *  10. identifyCaller   the identity the backend gets instead of the client's token: an exchanged
+ *                       token, a signed assertion or plain headers (none unless configured)
+ *  11. forward          no Authorization (nor Cookie, unless asked) upstream; streamed both ways;
  *                       lists filtered if asked
- *  11. emitDecision     one event per request, consumed by logs, metrics and the audit trail
+ *  12. emitDecision     one event per request, consumed by logs, metrics and the audit trail
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, verifier, forwarder, authorizer } = parts
@@ -149,10 +156,16 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
       if (admitted) for (const name in admitted) res.setHeader(name, admitted[name] as string)
     }
 
+    let identity: IdentityHeaders | undefined
+    if (parts.identity !== undefined) {
+      const identified = identifyCaller(parts.identity, token, exchange)
+      identity = identified instanceof Promise ? await identified : identified
+    }
+
     const rewrite: ResponseRewriter | undefined = authorizer.responseRewriter(exchange.principal, exchange.call)
     exchange.upstreamStarted = performance.now()
     // How it ends comes back through the exchange (`forwarded`, `failed`), not a promise.
-    exchange.forwarding = forwarder.forward(req, res, body, rewrite, exchange)
+    exchange.forwarding = forwarder.forward(req, res, body, rewrite, exchange, identity)
   }
 
   function refuse(exchange: Exchange, error: unknown): void {
@@ -181,6 +194,22 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
 
 }
 
+/**
+ * Step 10. Per-tool exchange scopes and a JSON-RPC answer to a refusal apply to a single
+ * `tools/call`; any other request (a batch too) gets the default identity.
+ */
+function identifyCaller(identity: UpstreamIdentity, token: string, exchange: Exchange): IdentityHeaders | Promise<IdentityHeaders> {
+  const call = exchange.call
+  const toolCall = call?.method === 'tools/call' && call.request.messages.length === 1
+  exchange.identity = identity
+  return identity.identify({
+    token,
+    principal: exchange.principal as Principal,
+    tool: toolCall ? call.target : undefined,
+    jsonRpcId: toolCall ? call.request.messages[0]?.id : undefined,
+  })
+}
+
 function emitDecision(exchange: Exchange): void {
   if (!events.decision.hasSubscribers) return
   const { req, res, principal, call } = exchange
@@ -206,6 +235,8 @@ function emitDecision(exchange: Exchange): void {
     subject: principal?.subject,
     clientId: principal?.clientId,
     issuer: principal?.issuer,
+    identityMode: exchange.identity?.mode,
+    downstreamAudience: exchange.identity?.audience,
   }
   events.decision.publish(event)
 }

@@ -1,0 +1,19 @@
+import type { Config } from '../config/normalize.js'
+import { createAssertionIdentity } from './assertion-identity.js'
+import { createHeadersIdentity } from './headers-identity.js'
+import type { UpstreamIdentity } from './upstream-identity.js'
+
+/** The configured identity mode, or `undefined` for `none` (the request path then has no identity step). */
+export function createUpstreamIdentity(config: Config): UpstreamIdentity | undefined {
+  const settings = config.upstreamIdentity
+  switch (settings.mode) {
+    case 'none':
+      return undefined
+    case 'headers':
+      return createHeadersIdentity(settings)
+    case 'assertion':
+      return createAssertionIdentity(settings, config.resource.canonicalUri)
+    case 'exchange':
+      throw new Error('not yet')
+  }
+}
