@@ -1,5 +1,6 @@
 import type { Config } from '../config/normalize.js'
 import { createAssertionIdentity } from './assertion-identity.js'
+import { createExchangeIdentity } from './exchange-identity.js'
 import { createHeadersIdentity } from './headers-identity.js'
 import type { UpstreamIdentity } from './upstream-identity.js'
 
@@ -14,6 +15,6 @@ export function createUpstreamIdentity(config: Config): UpstreamIdentity | undef
     case 'assertion':
       return createAssertionIdentity(settings, config.resource.canonicalUri)
     case 'exchange':
-      throw new Error('not yet')
+      return createExchangeIdentity(settings)
   }
 }

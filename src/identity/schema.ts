@@ -93,11 +93,12 @@ const exchangeSchema = z.strictObject({
     .default('none')
     .describe("`client-credentials`: send the gateway's own client-credentials token as RFC 8693 `actor_token` (rfc8693 only)."),
   appOnlyFallback: z
-    .enum(['refuse', 'client-credentials'])
-    .default('refuse')
+    .enum(['exchange', 'refuse', 'client-credentials'])
+    .optional()
     .describe(
-      'A token with no user in it (client credentials: no `sub`, `sub` equal to the client id, or `idtyp: app`) cannot be ' +
-        "exchanged on a user's behalf: `refuse` it (403), or send the gateway's own client-credentials token.",
+      'A token with no user in it (no `sub`, `sub` equal to the client id, or `idtyp: app`): `exchange` it like any ' +
+        "other, `refuse` it (403), or send the gateway's own client-credentials token. Default: `exchange` for " +
+        'rfc8693, `refuse` for entra-obo (On-Behalf-Of needs a user).',
     ),
   header: tokenHeader
     .default('authorization')

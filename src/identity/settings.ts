@@ -21,7 +21,7 @@ export interface ExchangeSettings {
   readonly scope: readonly string[]
   readonly tools: ReadonlyMap<string, readonly string[]>
   readonly actorToken: 'none' | 'client-credentials'
-  readonly appOnlyFallback: 'refuse' | 'client-credentials'
+  readonly appOnlyFallback: 'exchange' | 'refuse' | 'client-credentials'
   readonly header: string
   /** Milliseconds. */
   readonly cacheMarginMs: number
@@ -104,7 +104,7 @@ export function normalizeUpstreamIdentity(raw: UpstreamIdentityOutput, ctx: Iden
         scope: e.scope,
         tools: new Map(Object.entries(e.tools)),
         actorToken: e.actorToken,
-        appOnlyFallback: e.appOnlyFallback,
+        appOnlyFallback: e.appOnlyFallback ?? (e.flavour === 'entra-obo' ? 'refuse' : 'exchange'),
         header: e.header,
         cacheMarginMs: e.cacheMargin,
         cacheSize: e.cacheSize,

@@ -327,8 +327,8 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         ResourceServer: new (identifier: string, info: Record<string, unknown>) => unknown
         Client: { find(id: string): Promise<unknown> }
       }
-      const resource = options.resources[request.resource]
-      if (resource === undefined) throw new Error(`unknown resource ${request.resource}`)
+      // A resource the AS was not started with (a second gateway) gets exactly the scope asked for.
+      const resource = options.resources[request.resource] ?? { scope: request.scope, format: 'jwt' }
       const token = new current.AccessToken({
         accountId: request.accountId,
         client: await current.Client.find(request.clientId ?? M2M_CLIENT.clientId),
