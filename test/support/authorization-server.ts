@@ -8,7 +8,7 @@ import Provider, { errors } from 'oidc-provider'
 import type { InteractionDetails } from 'oidc-provider'
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js'
 import { closeServer, listenOnLoopback } from './listen.js'
-import { JWT_BEARER, TOKEN_EXCHANGE, registerExchangeGrants } from './exchange-grants.js'
+import { JWT_BEARER, TOKEN_EXCHANGE, exchangeTokenClaims, registerExchangeGrants } from './exchange-grants.js'
 import type { ExchangeGrantOptions, ExchangeLedger } from './exchange-grants.js'
 
 export interface ResourceOptions {
@@ -219,6 +219,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id }) }),
       interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
       clientBasedCORS: () => true,
+      extraTokenClaims: async (_ctx: unknown, token: object) => exchangeTokenClaims(token),
       // oidc-provider pins a DCR client to the scope in its registration body, and the MCP SDK
       // registers with the first challenged scope only; unpinning lets step-up ask for more.
       extraClientMetadata: {

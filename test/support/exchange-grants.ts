@@ -28,6 +28,14 @@ export interface ExchangeLedger {
   readonly subjectTokens: string[]
 }
 
+/** RFC 8693 §4.1 `act` of tokens issued with an actor token; oidc-provider asks through `extraTokenClaims`. */
+const ACTORS = new WeakMap<object, Record<string, unknown>>()
+
+/** For the AS's `extraTokenClaims`: the `act` claim of an exchanged token, if any. */
+export function exchangeTokenClaims(token: object): Record<string, unknown> | undefined {
+  return ACTORS.get(token)
+}
+
 type Ctx = {
   oidc: {
     params: Record<string, string | undefined>
@@ -89,7 +97,7 @@ export function registerExchangeGrants(
       accessTokenTTL: info.ttlSeconds ?? 3600,
       jwt: { sign: { alg: info.alg ?? 'RS256' } },
     })
-    if (act !== undefined) token.extra = { act: { sub: act } }
+    if (act !== undefined) ACTORS.set(token, { act: { sub: act } })
     const value = await token.save()
     ctx.body = {
       access_token: value,
