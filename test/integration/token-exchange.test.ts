@@ -9,6 +9,9 @@ import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.j
 import { createRemoteJWKSet, exportJWK, jwtVerify } from 'jose'
 import type { IncomingMessage } from 'node:http'
 import { IDENTITY_REFUSED_CODE } from '../../src/errors.js'
+import { auditLine, mcpCallPaths } from '../../src/observability/audit.js'
+import { events, type DecisionEvent } from '../../src/observability/events.js'
+import { createMetrics } from '../../src/observability/metrics.js'
 import { GATEWAY_CLIENT } from '../support/authorization-server.js'
 import { JWT_BEARER, TOKEN_EXCHANGE } from '../support/exchange-grants.js'
 import { startFailingAuthorizationServer } from '../support/failing-as.js'
@@ -165,6 +168,31 @@ describe('exchange mode, rfc8693: the backend gets a token for itself with the c
       error: 'identity_refused',
       error_description: `The authorization server refused a token for ${BACKEND}: invalid_grant`,
     })
+  })
+
+  test('metrics count exchanges and cache hits with their latency; audit records name the mode and audience, never a token', async () => {
+    const metrics = createMetrics({ calls: mcpCallPaths(stack.gateway.config), defaultMetrics: false })
+    const decisions: DecisionEvent[] = []
+    const onDecision = (message: unknown) => decisions.push(message as DecisionEvent)
+    events.decision.subscribe(onDecision)
+    const token = await userToken('heidi')
+    try {
+      await postMcp(stack.gateway, `Bearer ${token}`)
+      await postMcp(stack.gateway, `Bearer ${token}`)
+      const text = await metrics.render()
+      assert.match(text, /^mcp_token_exchange_total\{outcome="issued"\} 1$/m)
+      assert.match(text, /^mcp_token_exchange_total\{outcome="cache_hit"\} 1$/m)
+      assert.match(text, /^mcp_obo_exchange_latency_ms_count 1$/m)
+    } finally {
+      metrics.close()
+      events.decision.unsubscribe(onDecision)
+    }
+    assert.equal(decisions.length, 2)
+    for (const decision of decisions) {
+      const line = auditLine(decision)
+      assert.match(line, new RegExp(`"identity":"exchange","downstream_aud":"${BACKEND}"`))
+      assert.ok(!line.includes(token))
+    }
   })
 
   test("app-only caller: the gateway's own client-credentials token, for the backend's audience", async () => {
