@@ -10,6 +10,7 @@ import {
   checkSecretNotInEnvironment,
   checkTransport,
 } from './config-checks.js'
+import { checkUpstreamIdentity } from './identity-checks.js'
 import { checkIntrospection } from './introspection-checks.js'
 import { ok, type CheckResult } from './result.js'
 import { checkSecretFile } from './secret-file.js'
@@ -52,5 +53,6 @@ export async function runChecks(config: Config, options: RunChecksOptions = {}):
     }),
   )
   for (const lines of perServer) results.push(...lines)
+  results.push(...(await checkUpstreamIdentity(config)))
   return results
 }

@@ -8,6 +8,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { createRemoteJWKSet, exportJWK, jwtVerify } from 'jose'
 import type { IncomingMessage } from 'node:http'
+import { checkUpstreamIdentity } from '../../src/check/identity-checks.js'
+import { runChecks } from '../../src/check/run-checks.js'
+import { Secret } from '../../src/config/secret-file.js'
 import { IDENTITY_REFUSED_CODE } from '../../src/errors.js'
 import { auditLine, mcpCallPaths } from '../../src/observability/audit.js'
 import { events, type DecisionEvent } from '../../src/observability/events.js'
@@ -193,6 +196,27 @@ describe('exchange mode, rfc8693: the backend gets a token for itself with the c
       assert.match(line, new RegExp(`"identity":"exchange","downstream_aud":"${BACKEND}"`))
       assert.ok(!line.includes(token))
     }
+  })
+
+  test('check finds the token endpoint by discovery and probes the credentials without a real token', async () => {
+    const config = stack.gateway.config
+    const lines = (await runChecks(config)).filter((r) => r.id.startsWith('identity.'))
+    assert.deepEqual(
+      lines.map((r) => [r.id, r.status]),
+      [
+        ['identity.token-endpoint', 'ok'],
+        ['identity.client', 'ok'],
+      ],
+    )
+    assert.equal(lines[0]?.message, `token endpoint ${stack.as.tokenEndpoint}`)
+    const identity = config.upstreamIdentity
+    assert.equal(identity.mode, 'exchange')
+    if (identity.mode !== 'exchange') return
+    const wrong = { ...config, upstreamIdentity: { ...identity, clientAuth: { method: 'client_secret_basic' as const, secret: new Secret('wrong') } } }
+    const refused = (await checkUpstreamIdentity(wrong)).find((r) => r.id === 'identity.client')
+    assert.equal(refused?.status, 'fail')
+    assert.match(refused?.message ?? '', /invalid_client$/)
+    assert.ok(!JSON.stringify(refused).includes('wrong'))
   })
 
   test("app-only caller: the gateway's own client-credentials token, for the backend's audience", async () => {
