@@ -14,7 +14,13 @@ const CLIENT_ACCEPTED = new Set(['invalid_grant', 'invalid_request'])
  * gateway's credentials, probed with a random subject token (RFC 6749 §5.2: a client it accepts
  * gets `invalid_grant`, one it does not `invalid_client`). No real token is exchanged.
  */
-export async function checkUpstreamIdentity(config: Config, client?: TokenEndpointClient): Promise<CheckResult[]> {
+export interface IdentityCheckOptions {
+  /** A real access token: exchanged once, to prove the whole exchange (`check --exchange-token-file`). */
+  exchangeToken?: string | undefined
+  client?: TokenEndpointClient
+}
+
+export async function checkUpstreamIdentity(config: Config, options: IdentityCheckOptions = {}): Promise<CheckResult[]> {
   const identity = config.upstreamIdentity
   switch (identity.mode) {
     case 'none':
@@ -30,11 +36,11 @@ export async function checkUpstreamIdentity(config: Config, client?: TokenEndpoi
     case 'assertion':
       return [ok('identity.signing-key', `assertions signed ${identity.key.alg} with kid ${identity.key.kid}, JWKS at /.well-known/jwks.json`)]
     case 'exchange':
-      return checkExchange(identity, client ?? createTokenEndpointClient(identity))
+      return checkExchange(identity, options.client ?? createTokenEndpointClient(identity), options.exchangeToken)
   }
 }
 
-async function checkExchange(settings: ExchangeSettings, client: TokenEndpointClient): Promise<CheckResult[]> {
+async function checkExchange(settings: ExchangeSettings, client: TokenEndpointClient, exchangeToken: string | undefined): Promise<CheckResult[]> {
   let endpoint: string
   try {
     endpoint = await client.endpoint()
@@ -63,6 +69,16 @@ async function checkExchange(settings: ExchangeSettings, client: TokenEndpointCl
           'check the client id, the secret file or private key, and that the client may use the token exchange grant',
         ),
       )
+    }
+  }
+  if (exchangeToken !== undefined) {
+    try {
+      const issued = await client.request({ kind: 'exchange', subjectToken: exchangeToken, scope: settings.scope })
+      const lifetime = issued.expiresIn === undefined ? 'no expires_in: each request exchanges again' : `expires_in ${issued.expiresIn}s`
+      results.push(ok('identity.exchange', `exchanged the given token for ${settings.audience ?? settings.scope.join(' ')} (${lifetime})`))
+    } catch (error) {
+      const code = error instanceof TokenEndpointFailure ? error.code : 'error'
+      results.push(fail('identity.exchange', `the exchange of the given token failed: ${code}`, 'see docs/troubleshooting.md, identity_refused'))
     }
   }
   return results

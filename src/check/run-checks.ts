@@ -19,6 +19,8 @@ export interface RunChecksOptions {
   /** The environment the configuration came from (for variables that must not be set). */
   env?: Readonly<Record<string, string | undefined>>
   fetch?: typeof fetch
+  /** A real access token to exchange once (upstream identity `exchange` mode). */
+  exchangeToken?: string | undefined
 }
 
 /**
@@ -53,6 +55,6 @@ export async function runChecks(config: Config, options: RunChecksOptions = {}):
     }),
   )
   for (const lines of perServer) results.push(...lines)
-  results.push(...(await checkUpstreamIdentity(config)))
+  results.push(...(await checkUpstreamIdentity(config, { exchangeToken: options.exchangeToken })))
   return results
 }

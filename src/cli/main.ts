@@ -8,7 +8,7 @@ const USAGE = `mcp-resource-gateway: an OAuth 2.1 Resource Server in front of an
 Usage:
   mcp-resource-gateway serve [--config FILE] [--port N] [--host H] [--backend URL] [--strict]
   mcp-resource-gateway start     serve when configured, else run the local demo
-  mcp-resource-gateway check [--config FILE] [--strict] [--json]
+  mcp-resource-gateway check [--config FILE] [--strict] [--json] [--exchange-token-file FILE]
                                  validate the configuration and the live authorization server
   mcp-resource-gateway probe <URL> [--token T] [--json]
                                  walk a deployed MCP endpoint as a strict client would

@@ -19,9 +19,7 @@ export interface ExchangeIdentityOptions {
  * Exchanged tokens are cached per (client token, audience, scopes) until `expires_in` minus
  * the margin and never past the client token's `exp`; concurrent first calls share one exchange.
  */
-export function createExchangeIdentity(settings: ExchangeSettings, options: ExchangeIdentityOptions = {}): UpstreamIdentity & {
-  readonly client: TokenEndpointClient
-} {
+export function createExchangeIdentity(settings: ExchangeSettings, options: ExchangeIdentityOptions = {}): UpstreamIdentity {
   const now = options.now ?? Date.now
   const client = options.client ?? createTokenEndpointClient(settings)
   const cache = new ExchangeCache(settings.cacheSize, now)
@@ -74,7 +72,6 @@ export function createExchangeIdentity(settings: ExchangeSettings, options: Exch
     mode: 'exchange',
     audience,
     jwks: undefined,
-    client,
     identify({ token, principal, tool, jsonRpcId }: IdentityRequest): IdentityHeaders | Promise<IdentityHeaders> {
       const scope = (tool === undefined ? undefined : settings.tools.get(tool)) ?? settings.scope
       if (settings.appOnlyFallback !== 'exchange' && isAppOnly(principal)) {

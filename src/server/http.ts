@@ -5,7 +5,7 @@ import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
 import { createUpstreamIdentity } from '../identity/create-identity.js'
 import { jwksHandler } from '../identity/jwks.js'
-import { JWKS_PATH, type UpstreamIdentity } from '../identity/upstream-identity.js'
+import { JWKS_PATH } from '../identity/upstream-identity.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createVerifier } from '../token/create-verifier.js'
@@ -106,7 +106,6 @@ interface Parts {
   forwarder: ReturnType<typeof createForwarder>
   handler: (req: IncomingMessage, res: ServerResponse) => void
   rateLimiter: RateLimiter | undefined
-  identity: UpstreamIdentity | undefined
 }
 
 function buildParts(config: Config, options: StartOptions): Parts {
@@ -131,14 +130,13 @@ function buildParts(config: Config, options: StartOptions): Parts {
     admit: options.parts?.admit ?? rateLimiter,
     identity,
   })
-  return { verifier, forwarder, handler, rateLimiter, identity }
+  return { verifier, forwarder, handler, rateLimiter }
 }
 
 async function closeParts(parts: Parts): Promise<void> {
   await parts.forwarder.close()
   await parts.verifier.close?.()
   await parts.rateLimiter?.close()
-  await parts.identity?.close?.()
 }
 
 /** Cert and key are read at start and on every reload; `minVersion` 1.2 unless 1.3 is asked for. */

@@ -217,6 +217,10 @@ describe('exchange mode, rfc8693: the backend gets a token for itself with the c
     assert.equal(refused?.status, 'fail')
     assert.match(refused?.message ?? '', /invalid_client$/)
     assert.ok(!JSON.stringify(refused).includes('wrong'))
+    // With a real user's token, one real exchange.
+    const real = (await checkUpstreamIdentity(config, { exchangeToken: await userToken('ivan') })).find((r) => r.id === 'identity.exchange')
+    assert.equal(real?.status, 'ok')
+    assert.equal(real?.message, `exchanged the given token for ${BACKEND} (expires_in 3600s)`)
   })
 
   test("app-only caller: the gateway's own client-credentials token, for the backend's audience", async () => {
