@@ -52,6 +52,8 @@ export type FailureReason =
   | 'upstream_reset'
   | 'upstream_insufficient_scope'
   | 'rate_limited'
+  | 'identity_refused'
+  | 'identity_unavailable'
   | 'rate_limit_unavailable'
   | 'not_found'
   | 'client_closed'
@@ -217,6 +219,34 @@ export class UpstreamError extends GatewayError {
 export class RateLimited extends GatewayError {
   constructor(retryAfter: number, headers?: Readonly<Record<string, string>>) {
     super(429, 'rate_limited', 'Too many requests', undefined, { retryAfter, ...(headers === undefined ? {} : { headers }) })
+  }
+}
+
+/** The JSON-RPC error code of a tool call whose upstream identity was refused (docs/upstream-identity.md). */
+export const IDENTITY_REFUSED_CODE = -32003
+
+/**
+ * The authorization server would not issue a token for the backend (RFC 6749 §5.2 `invalid_grant`,
+ * OpenID Connect `consent_required`, ...): 403, or, answering a single `tools/call`, a JSON-RPC
+ * error inside a 200, which the MCP SDK client reports as the call's error. Names the downstream
+ * audience and the AS's error code, never a token.
+ */
+export class IdentityRefused extends GatewayError {
+  constructor(audience: string, code: string, jsonRpcId?: string | number) {
+    super(
+      jsonRpcId === undefined ? 403 : 200,
+      'identity_refused',
+      `The authorization server refused a token for ${audience}: ${code}`,
+      undefined,
+      jsonRpcId === undefined ? {} : { jsonRpcCode: IDENTITY_REFUSED_CODE, jsonRpcId },
+    )
+  }
+}
+
+/** 503: no token for the backend could be had (token endpoint unreachable, timed out, or refusing the gateway itself). */
+export class IdentityUnavailable extends GatewayError {
+  constructor(cause?: unknown, retryAfter = 5) {
+    super(503, 'identity_unavailable', 'A token for the MCP server cannot be obtained right now', undefined, { cause, retryAfter })
   }
 }
 

@@ -10,6 +10,7 @@ import {
   checkSecretNotInEnvironment,
   checkTransport,
 } from './config-checks.js'
+import { checkUpstreamIdentity } from './identity-checks.js'
 import { checkIntrospection } from './introspection-checks.js'
 import { ok, type CheckResult } from './result.js'
 import { checkSenderConstraint } from './sender-constraint-checks.js'
@@ -19,6 +20,8 @@ export interface RunChecksOptions {
   /** The environment the configuration came from (for variables that must not be set). */
   env?: Readonly<Record<string, string | undefined>>
   fetch?: typeof fetch
+  /** A real access token to exchange once (upstream identity `exchange` mode). */
+  exchangeToken?: string | undefined
 }
 
 /**
@@ -55,5 +58,6 @@ export async function runChecks(config: Config, options: RunChecksOptions = {}):
     }),
   )
   for (const lines of perServer) results.push(...lines)
+  results.push(...(await checkUpstreamIdentity(config, { exchangeToken: options.exchangeToken })))
   return results
 }

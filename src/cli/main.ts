@@ -8,7 +8,7 @@ Usage:
   mcp-resource-gateway serve [--config FILE] [--port N] [--host H] [--backend URL] [--strict]
   mcp-resource-gateway start [--port N] [--as-port N] [--backend-port N]
                                  serve when configured, else run the local demo on those ports
-  mcp-resource-gateway check [--config FILE] [--strict] [--json]
+  mcp-resource-gateway check [--config FILE] [--strict] [--json] [--exchange-token-file FILE]
                                  validate the configuration and the live authorization server
   mcp-resource-gateway probe <URL> [--token T] [--json]
                                  walk a deployed MCP endpoint as a strict client would

@@ -16,6 +16,7 @@ import {
   shareWithPrimary,
 } from '../observability/metrics.js'
 import { startAdminServer, type AdminServer } from '../server/admin.js'
+import { assertionJwks } from '../identity/jwks.js'
 import { startGateway, type RunningGateway } from '../server/http.js'
 import { answerReadiness, restartOnlyChanges, serialize, startWorkerPool, waitForStopSignal } from '../server/lifecycle.js'
 
@@ -111,7 +112,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
   let admin: AdminServer | undefined
   if (worker === undefined && config.admin.port !== undefined) {
     try {
-      admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, metrics, ready })
+      admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, metrics, ready, jwks: assertionJwks(config.upstreamIdentity) })
     } catch (error) {
       console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)
       await gateway.close({ timeoutMs: 0 })
@@ -208,6 +209,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
         port: config.admin.port,
         metrics: clusterMetricsSource(),
         ready: async () => !draining && (await pool.ready()),
+        jwks: assertionJwks(config.upstreamIdentity),
       })
     } catch (error) {
       console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)

@@ -44,6 +44,13 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_BACKEND: 'backend.url',
   MCP_BACKEND_TIMEOUT: 'backend.headersTimeout',
   MCP_FORWARD_COOKIES: 'backend.forwardCookies',
+  MCP_UPSTREAM_IDENTITY: 'upstreamIdentity.mode',
+  MCP_UPSTREAM_AUDIENCE: 'upstreamIdentity.exchange.audience',
+  MCP_EXCHANGE_FLAVOUR: 'upstreamIdentity.exchange.flavour',
+  MCP_EXCHANGE_CLIENT_ID: 'upstreamIdentity.exchange.clientId',
+  MCP_EXCHANGE_CLIENT_SECRET_FILE: 'upstreamIdentity.exchange.clientSecretFile',
+  MCP_EXCHANGE_SCOPE: 'upstreamIdentity.exchange.scope',
+  MCP_ASSERTION_KEY_FILE: 'upstreamIdentity.assertion.signingKeyFile',
   MCP_MAX_BODY_SIZE: 'limits.maxBodySize',
   MCP_REQUEST_TIMEOUT: 'limits.requestTimeout',
   MCP_MAX_CONNECTIONS: 'limits.maxConnections',
@@ -85,6 +92,8 @@ export const REFUSED_ENV: Readonly<Record<string, string>> = {
     'write it to a file readable by the gateway only (chmod 600) and set MCP_CLIENT_SECRET_FILE',
   MCP_HMAC_SECRET:
     'a secret in the environment is visible to docker inspect and /proc/<pid>/environ; write it to a file (chmod 600) and set MCP_HMAC_SECRET_FILE',
+  MCP_EXCHANGE_CLIENT_SECRET:
+    'a secret in the environment is visible to docker inspect and /proc/<pid>/environ; write it to a file (chmod 600) and set MCP_EXCHANGE_CLIENT_SECRET_FILE',
   MCP_REDIS_PASSWORD:
     'a password in the environment is visible to docker inspect and /proc/<pid>/environ; write it to a file (chmod 600) and set MCP_REDIS_PASSWORD_FILE',
 }

@@ -10,6 +10,7 @@ import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
 import type { SenderConstraintSettings } from '../token/sender-constraint-config.js'
 import { readSecretFile } from '../common/secret-file.js'
+import { normalizeUpstreamIdentity, type UpstreamIdentitySettings } from '../identity/settings.js'
 
 export type { ResolvedAuthorizationServer } from '../token/authorization-server-schema.js'
 
@@ -32,6 +33,7 @@ export interface Config {
   readonly redis?: RedisConfig | undefined
   readonly scopes: ConfigOutput['scopes']
   readonly backend: Omit<ConfigOutput['backend'], 'url'> & { readonly origin: string; readonly basePath: string }
+  readonly upstreamIdentity: UpstreamIdentitySettings
   readonly limits: ConfigOutput['limits']
   readonly tls: ConfigOutput['tls']
   readonly origins: { readonly any: boolean; readonly allowed: ReadonlySet<string> }
@@ -101,6 +103,14 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const redis = resolveRedisConfig(raw.redis, { name: ctx.name, strict: ctx.strict, problems, notices })
 
   const backendUrl = raw.backend.url
+  const upstreamIdentity = normalizeUpstreamIdentity(raw.upstreamIdentity, {
+    name: ctx.name,
+    strict: ctx.strict,
+    problems,
+    notices,
+    backendUrl: backendUrl.href,
+    issuer: raw.authorizationServers[0]?.issuer ?? '',
+  })
 
   const listenHost = raw.listen.host
   if (!tls.enabled && !isLoopbackHost(listenHost)) {
@@ -131,6 +141,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
       origin: backendUrl.origin,
       basePath: backendUrl.pathname === '/' ? '' : backendUrl.pathname.replace(/\/$/, ''),
     },
+    upstreamIdentity,
     limits: raw.limits,
     tls,
     origins: resolveOrigins(raw.origins, raw.resource.canonicalUri),

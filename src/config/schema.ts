@@ -7,6 +7,7 @@ import { PROTOCOL_VERSIONS } from '../jsonrpc/protocol-version.js'
 import { senderConstraintSchema } from '../token/sender-constraint-config.js'
 import { isLoopbackHost } from '../common/loopback.js'
 import { duration, httpUrl, list, onOff, port, size } from '../common/units.js'
+import { upstreamIdentitySchema } from '../identity/schema.js'
 
 /**
  * MCP authorization §Canonical Server URI: absolute, no fragment; OAuth 2.1 §1.5 asks for https,
@@ -125,6 +126,9 @@ export const configSchema = z.strictObject({
         ),
     })
     .describe('Where requests go once authorized.'),
+  upstreamIdentity: upstreamIdentitySchema
+    .prefault({})
+    .describe("What the backend learns about the caller; the client's token never goes upstream (docs/upstream-identity.md)."),
   limits: z
     .strictObject({
       maxBodySize: size.prefault('1m').describe('Largest request body; beyond it, 413. Env: `MCP_MAX_BODY_SIZE`.'),

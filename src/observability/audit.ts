@@ -26,6 +26,10 @@ export interface AuditRecord {
   status: number
   httpMethod: string
   protocolVersion: string | undefined
+  /** The upstream identity the backend got (docs/upstream-identity.md); absent with `none`. */
+  identity?: 'exchange' | 'assertion' | 'headers'
+  /** The audience of the exchanged token or assertion. */
+  downstream_aud?: string
 }
 
 export function toAuditRecord(e: DecisionEvent): AuditRecord {
@@ -43,6 +47,8 @@ export function toAuditRecord(e: DecisionEvent): AuditRecord {
     status: e.status,
     httpMethod: e.httpMethod,
     protocolVersion: e.protocolVersion,
+    ...(e.identityMode === undefined ? {} : { identity: e.identityMode }),
+    ...(e.downstreamAudience === undefined ? {} : { downstream_aud: e.downstreamAudience }),
   }
 }
 
@@ -65,6 +71,8 @@ export function auditLine(e: DecisionEvent): string {
     numberMember('status', e.status) +
     stringMember('httpMethod', e.httpMethod) +
     stringMember('protocolVersion', e.protocolVersion) +
+    stringMember('identity', e.identityMode) +
+    stringMember('downstream_aud', e.downstreamAudience) +
     '}\n'
   )
 }

@@ -18,6 +18,8 @@ export const events = {
   notice: channel('mcp-gateway:notice'),
   /** A request refused by a rate limit, or a rate-limit store failure (see `RateLimitEvent`). */
   rateLimit: channel('mcp-gateway:rate-limit'),
+  /** An upstream identity token was asked for or served from the cache (see `TokenExchangeEvent`). */
+  tokenExchange: channel('mcp-gateway:token-exchange'),
   /** A configuration reload (SIGHUP) was applied or refused (see `ReloadEvent`). */
   reload: channel('mcp-gateway:reload'),
 }
@@ -40,6 +42,10 @@ export interface DecisionEvent {
   subject: string | undefined
   clientId: string | undefined
   issuer: string | undefined
+  /** The upstream identity sent (docs/upstream-identity.md); absent with `none`. */
+  identityMode?: 'exchange' | 'assertion' | 'headers' | undefined
+  /** The audience of the exchanged token or assertion. */
+  downstreamAudience?: string | undefined
 }
 
 export interface JwksFetchEvent {
@@ -91,4 +97,16 @@ export interface ReloadEvent {
   ok: boolean
   /** Why a reload was refused: the configuration problems, each naming its setting. */
   problems?: readonly string[]
+}
+
+/**
+ * Published on `events.tokenExchange` for each upstream token the gateway needed (exchange mode):
+ * `issued` by the token endpoint, a `cache_hit`, `refused` by the AS, `unavailable` (timeout,
+ * unreachable, the gateway's own credentials refused), or `app_only` (refused: no user). Never a
+ * token, a subject or the AS's text.
+ */
+export interface TokenExchangeEvent {
+  outcome: 'issued' | 'cache_hit' | 'refused' | 'unavailable' | 'app_only'
+  /** Round trip to the token endpoint; absent for cache hits and app-only refusals. */
+  durationMs?: number
 }

@@ -9,6 +9,7 @@ import {
   type RateLimitEvent,
   type ReloadEvent,
   type StreamEvent,
+  type TokenExchangeEvent,
 } from './events.js'
 import { TallyCounter, TallyHistogram } from './tally.js'
 
@@ -136,6 +137,12 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     ['issuer'],
     registry,
   )
+  const tokenExchanges = new TallyCounter(
+    'mcp_token_exchange_total',
+    'Upstream tokens the gateway needed (exchange mode), by outcome: issued, cache_hit, refused, unavailable, app_only.',
+    ['outcome'],
+    registry,
+  )
   const authSuccessCount = authSuccess.at()
   const rateLimitHitCount = rateLimitHit.at()
   const upstreamCell = upstreamDuration.at()
@@ -168,6 +175,12 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
   const openStreams = new Gauge({
     name: 'mcp_open_streams',
     help: 'SSE responses currently streaming to clients.',
+    registers,
+  })
+  const exchangeLatency = new Histogram({
+    name: 'mcp_obo_exchange_latency_ms',
+    help: 'Round trip of token exchange (RFC 8693 / On-Behalf-Of) and client-credentials calls to the token endpoint, in milliseconds.',
+    buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
     registers,
   })
   const reloads = new Counter({
@@ -215,6 +228,11 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     const e = message as RateLimitEvent
     if (e.outcome !== 'limited') rateLimitStoreFailures.inc({ outcome: e.outcome })
   }
+  const onTokenExchange = (message: unknown) => {
+    const e = message as TokenExchangeEvent
+    tokenExchanges.at(e.outcome).value++
+    if (e.durationMs !== undefined) exchangeLatency.observe(e.durationMs)
+  }
   const onReload = (message: unknown) => reloads.inc({ result: (message as ReloadEvent).ok ? 'applied' : 'refused' })
 
   const subscriptions = [
@@ -224,6 +242,7 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     [events.stream, onStream],
     [events.rateLimit, onRateLimit],
     [events.reload, onReload],
+    [events.tokenExchange, onTokenExchange],
   ] as const
   for (const [channel, fn] of subscriptions) channel.subscribe(fn)
 

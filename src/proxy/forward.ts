@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { connect } from 'node:net'
 import type { Duplex, Writable } from 'node:stream'
 import { UpstreamError } from '../errors.js'
+import type { IdentityHeaders } from './headers.js'
 import { events, type NoticeEvent } from '../observability/events.js'
 import { downstreamHeaders, indexOfName, upstreamRequestHeaders, withoutNames, type HeaderList } from './headers.js'
 import { requestBytes } from './request-bytes.js'
@@ -97,6 +98,7 @@ export function createForwarder(options: BackendOptions) {
     body: Buffer | undefined,
     rewrite: ResponseRewriter | undefined,
     listener: ForwardListener,
+    identity?: IdentityHeaders,
   ): Forwarding {
     // A response that may be rewritten (list filtering) must arrive as plain bytes: a gzip body
     // cannot be parsed, and passing it through unfiltered would show what the caller may not see.
@@ -109,6 +111,7 @@ export function createForwarder(options: BackendOptions) {
       },
       rewrite !== undefined,
       options.forwardCookies,
+      identity,
     )
     const method = req.method ?? 'GET'
     const bytes = requestBytes(method, upstreamPath(req.url ?? '/'), host, headers, body)

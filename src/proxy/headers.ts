@@ -1,5 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http'
 
+/** Headers the gateway sets upstream in place of any the client sent (docs/upstream-identity.md). */
+export interface IdentityHeaders {
+  /** Names removed from the client's request first, always: a client must not be able to forge them. */
+  readonly strip: ReadonlySet<string>
+  /** Names (lower case) and values the gateway adds. */
+  readonly add: Readonly<Record<string, string>>
+}
+
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy, and neither do credentials: MCP
  * authorization §Token Passthrough forbids forwarding the client's token, so `Authorization` and
@@ -50,22 +58,27 @@ export interface ForwardedFor {
  * `X-Forwarded-*` trio. `plainBody` leaves out `Accept-Encoding`, so that the response comes as
  * plain bytes (a body to rewrite); the field is skipped rather than deleted afterwards, which would
  * turn the object into a slow dictionary for every later reader. `Cookie` goes only with
- * `forwardCookies`.
+ * `forwardCookies`. The caller's identity (docs/upstream-identity.md) replaces any same-named
+ * header of the client's.
  */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   via: ForwardedFor,
   plainBody = false,
   forwardCookies = false,
+  identity?: IdentityHeaders,
 ): Record<string, string | string[]> {
   const dropped = connectionTokens(incoming.connection)
   const never = forwardCookies ? NEVER_UPSTREAM : NEVER_UPSTREAM_OR_COOKIE
+  const forged = identity?.strip
   const out: Record<string, string | string[]> = {}
   for (const name in incoming) {
     const value = incoming[name]
     if (value === undefined || never.has(name) || dropped?.has(name) || (plainBody && name === 'accept-encoding')) continue
+    if (forged?.has(name) === true) continue
     out[name] = value
   }
+  if (identity !== undefined) Object.assign(out, identity.add)
   const prior = incoming['x-forwarded-for']
   if (via.remoteAddress !== undefined) {
     out['x-forwarded-for'] = prior === undefined ? via.remoteAddress : `${String(prior)}, ${via.remoteAddress}`

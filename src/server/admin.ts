@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import { listen } from './listen.js'
+import { JWKS_PATH } from '../identity/upstream-identity.js'
+import { jwksHandler } from '../identity/jwks.js'
 import { metricsHandler, type MetricsSource } from '../observability/metrics.js'
 import { writeJson } from './respond.js'
 
@@ -8,6 +10,8 @@ export interface AdminOptions {
   port: number
   /** Served at `/metrics`; without it `/metrics` is 404. */
   metrics?: MetricsSource | undefined
+  /** The upstream-identity JWKS, served at `/.well-known/jwks.json` (docs/upstream-identity.md). */
+  jwks?: string | undefined
   /** `/readyz`: whether traffic may be sent (keys loaded, backend reachable, not draining). */
   ready(): Promise<boolean>
 }
@@ -21,13 +25,16 @@ export interface AdminServer {
 /**
  * The operator's listener, apart from the MCP traffic so that it can stay on a private address
  * (`127.0.0.1` by default) and so that `/metrics` needs no token: `/metrics`, `/healthz` (the
- * process answers) and `/readyz` (it should get traffic; 503 while draining).
+ * process answers), `/readyz` (it should get traffic; 503 while draining), and the assertion
+ * JWKS when the gateway signs identity assertions.
  */
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
   const serveMetrics = options.metrics === undefined ? undefined : metricsHandler(options.metrics)
+  const serveJwks = options.jwks === undefined ? undefined : jwksHandler(options.jwks)
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (path === '/metrics' && serveMetrics !== undefined) return serveMetrics(req, res)
+    if (path === JWKS_PATH && serveJwks !== undefined) return serveJwks(req, res)
     if (path === '/healthz') return writeJson(res, 200, '{"status":"ok"}', { 'cache-control': 'no-store' })
     if (path === '/readyz') {
       return void options.ready().then(

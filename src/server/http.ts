@@ -4,6 +4,9 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { SecureContextOptions } from 'node:tls'
 import type { Config } from '../config/normalize.js'
 import { relayScopeChallenge } from '../metadata/challenge.js'
+import { createUpstreamIdentity } from './upstream-identity.js'
+import { jwksHandler } from '../identity/jwks.js'
+import { JWKS_PATH } from '../identity/upstream-identity.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createConfiguredReplayCache, createConfiguredSenderConstraint, replayCacheIdentity } from './sender-constraint.js'
@@ -151,15 +154,20 @@ function buildParts(
     })
   const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
   const senderConstraint = options.parts?.senderConstraint ?? createConfiguredSenderConstraint(config, replay)
+  const identity = options.parts?.identity ?? createUpstreamIdentity(config)
+  let extraRoutes = options.parts?.extraRoutes
+  // The assertion keys on the main port too, so a backend that reaches only the gateway can verify.
+  if (identity?.jwks !== undefined) extraRoutes = new Map([...(extraRoutes ?? []), [JWKS_PATH, jwksHandler(identity.jwks)]])
   const handler = createGatewayHandler({
     config,
     verifier,
     forwarder,
     authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config, config.backend.protocolVersions),
-    extraRoutes: options.parts?.extraRoutes,
+    extraRoutes,
     admit: options.parts?.admit ?? rateLimiter,
     authenticated: (req) => cap.authenticated(req.socket),
     senderConstraint,
+    identity,
   })
   return { verifier, forwarder, handler, rateLimiter }
 }

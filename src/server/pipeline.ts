@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from '../config/normalize.js'
 import { GatewayError, type AuthScheme, type FailureReason, type UpstreamError } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
+import type { IdentityHeaders, UpstreamIdentity } from '../identity/upstream-identity.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
 import { checkTokenOnlyInHeader, extractCredentials } from '../token/bearer.js'
@@ -31,6 +32,8 @@ export interface GatewayParts {
   authenticated?: (req: IncomingMessage) => void
   /** The binding rule for DPoP- and certificate-bound tokens. Default: as configured, replay cache in memory. */
   senderConstraint?: SenderConstraint
+  /** What the backend learns about the caller (docs/upstream-identity.md); none when absent. */
+  identity?: UpstreamIdentity | undefined
 }
 
 /** Per-request state carried through the steps and into the decision event. */
@@ -47,6 +50,8 @@ class Exchange implements ForwardListener {
   forwarding: Forwarding | undefined = undefined
   /** The decision event went out (before the answer's last bytes, or at 'close'). */
   decided = false
+  /** The identity step that ran, for the audit trail (its mode and downstream audience, never a token). */
+  identity: UpstreamIdentity | undefined = undefined
 
   constructor(
     readonly req: IncomingMessage,
@@ -99,9 +104,11 @@ class Exchange implements ForwardListener {
  *   7. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
  *   8. authorize        required scopes, per method, per tool/prompt/resource
  *   9. admit            rate limits (after authentication: a bad token is a 401, never a 429)
- *  10. forward          no Authorization, DPoP (nor Cookie, unless asked) upstream; streamed both
+ *  10. identifyCaller   the identity the backend gets instead of the client's token: an exchanged
+ *                       token, a signed assertion or plain headers (none unless configured)
+ *  11. forward          no Authorization, DPoP (nor Cookie, unless asked) upstream; streamed both
  *                       ways; lists filtered if asked
- *  11. emitDecision     one event per request, consumed by logs, metrics and the audit trail
+ *  12. emitDecision     one event per request, consumed by logs, metrics and the audit trail
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, verifier, forwarder, authorizer } = parts
@@ -189,10 +196,16 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
       if (admitted) for (const name in admitted) res.setHeader(name, admitted[name] as string)
     }
 
+    let identity: IdentityHeaders | undefined
+    if (parts.identity !== undefined) {
+      const identified = identifyCaller(parts.identity, token, exchange)
+      identity = identified instanceof Promise ? await identified : identified
+    }
+
     const rewrite: ResponseRewriter | undefined = authorizer.responseRewriter(exchange.principal, exchange.call)
     exchange.upstreamStarted = performance.now()
     // How it ends comes back through the exchange (`forwarded`, `failed`), not a promise.
-    exchange.forwarding = forwarder.forward(req, res, body, rewrite, exchange)
+    exchange.forwarding = forwarder.forward(req, res, body, rewrite, exchange, identity)
   }
 
   function refuse(exchange: Exchange, error: unknown): void {
@@ -216,6 +229,22 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     })
   }
 
+}
+
+/**
+ * Step 10. Per-tool exchange scopes and a JSON-RPC answer to a refusal apply to a single
+ * `tools/call`; any other request (a batch too) gets the default identity.
+ */
+function identifyCaller(identity: UpstreamIdentity, token: string, exchange: Exchange): IdentityHeaders | Promise<IdentityHeaders> {
+  const call = exchange.call
+  const toolCall = call?.method === 'tools/call' && call.request.messages.length === 1
+  exchange.identity = identity
+  return identity.identify({
+    token,
+    principal: exchange.principal as Principal,
+    tool: toolCall ? call.target : undefined,
+    jsonRpcId: toolCall ? call.request.messages[0]?.id : undefined,
+  })
 }
 
 /** Responses the backend broke off after their headers: their status is the backend's, yet no answer. */
@@ -248,6 +277,8 @@ function emitDecision(exchange: Exchange, answering?: number): void {
     subject: principal?.subject,
     clientId: principal?.clientId,
     issuer: principal?.issuer,
+    identityMode: exchange.identity?.mode,
+    downstreamAudience: exchange.identity?.audience,
   }
   events.decision.publish(event)
 }

@@ -8,6 +8,8 @@ import Provider, { errors } from 'oidc-provider'
 import type { InteractionDetails } from 'oidc-provider'
 import { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js'
 import { closeServer, listenOnLoopback } from './listen.js'
+import { JWT_BEARER, TOKEN_EXCHANGE, exchangeTokenClaims, registerExchangeGrants } from './exchange-grants.js'
+import type { ExchangeGrantOptions, ExchangeLedger } from './exchange-grants.js'
 
 export interface ResourceOptions {
   /** Space-separated scopes the AS may grant for this resource. */
@@ -40,6 +42,21 @@ export interface AuthorizationServerOptions {
    * (URL-encoded PEM), as a TLS-terminating proxy would.
    */
   mtls?: boolean
+  /**
+   * Adds the RFC 8693 token-exchange and the On-Behalf-Of (jwt-bearer) grants, allowed to the
+   * `gateway` client (exchange-grants.ts).
+   */
+  exchange?: ExchangeGrantOptions
+}
+
+export interface UserTokenRequest {
+  /** The user (`sub`). */
+  accountId: string
+  resource: string
+  scope: string
+  /** The client the token was issued to (`client_id`). Default `m2m`. */
+  clientId?: string
+  ttlSeconds?: number
 }
 
 export interface ClientCredentialsRequest {
@@ -70,6 +87,10 @@ export interface AuthorizationServer {
   /** The current signing key ids, RS256 first then ES256. */
   readonly kids: readonly string[]
   clientCredentialsToken(request: ClientCredentialsRequest): Promise<string>
+  /** A JWT access token for a user, as a login through the authorization code flow would give. */
+  userToken(request: UserTokenRequest): Promise<string>
+  /** What the exchange grants saw (with `exchange` on). */
+  readonly exchanges: ExchangeLedger
   /** Introspects as the `gateway` client. */
   introspect(token: string): Promise<IntrospectionResult>
   /** Revokes as the `gateway` client; the test AS lets any confidential client revoke any token. */
@@ -127,6 +148,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   const adapter = createMemoryAdapter()
   const cookieKeys = [randomBytes(32).toString('hex')]
   const counts = new Map<string, number>()
+  const exchanges: ExchangeLedger = { counts: new Map(), subjectTokens: [] }
 
   let keys = await generateSigningKeys()
   let retiredKeys: JWK[] = []
@@ -198,7 +220,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         {
           client_id: GATEWAY_CLIENT.clientId,
           client_secret: GATEWAY_CLIENT.clientSecret,
-          grant_types: ['client_credentials'],
+          grant_types: options.exchange === undefined ? ['client_credentials'] : ['client_credentials', TOKEN_EXCHANGE, JWT_BEARER],
           redirect_uris: [],
           response_types: [],
         },
@@ -222,6 +244,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id }) }),
       interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
       clientBasedCORS: () => true,
+      extraTokenClaims: async (_ctx: unknown, token: object) => exchangeTokenClaims(token),
       // oidc-provider pins a DCR client to the scope in its registration body, and the MCP SDK
       // registers with the first challenged scope only; unpinning lets step-up ask for more.
       extraClientMetadata: {
@@ -279,7 +302,12 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         ? { issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(grant: string): boolean }) => client.grantTypeAllowed('refresh_token') }
         : {}),
     }
-    return new Provider(url, configuration)
+    const built = new Provider(url, configuration)
+    if (options.exchange !== undefined) {
+      const publicKeys = () => [keys.rsa, keys.ec].map(({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub }) => pub)
+      registerExchangeGrants(built, url, publicKeys, options.resources, options.exchange, exchanges)
+    }
+    return built
   }
 
   provider = buildProvider()
@@ -331,6 +359,29 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       const json = JSON.parse(text) as { access_token?: unknown }
       if (typeof json.access_token !== 'string') throw new Error(`no access_token in ${text}`)
       return json.access_token
+    },
+    exchanges,
+    async userToken(request) {
+      const current = provider as Provider & {
+        AccessToken: new (init: Record<string, unknown>) => { resourceServer: unknown; save(): Promise<string> }
+        ResourceServer: new (identifier: string, info: Record<string, unknown>) => unknown
+        Client: { find(id: string): Promise<unknown> }
+      }
+      // A resource the AS was not started with (a second gateway) gets exactly the scope asked for.
+      const resource = options.resources[request.resource] ?? { scope: request.scope, format: 'jwt' }
+      const token = new current.AccessToken({
+        accountId: request.accountId,
+        client: await current.Client.find(request.clientId ?? M2M_CLIENT.clientId),
+        gty: 'authorization_code',
+        scope: request.scope,
+      })
+      token.resourceServer = new current.ResourceServer(request.resource, {
+        scope: resource.scope,
+        accessTokenFormat: 'jwt',
+        accessTokenTTL: request.ttlSeconds ?? resource.ttlSeconds ?? 3600,
+        jwt: { sign: { alg: resource.alg ?? 'RS256' } },
+      })
+      return token.save()
     },
     async introspect(token) {
       const response = await postForm(

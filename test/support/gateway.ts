@@ -31,6 +31,8 @@ export interface TestGatewayOptions {
   path?: string
   /** A port reserved beforehand (when the canonical URI had to be known first). */
   port?: number
+  /** Command-line arguments (`--config file.yaml`). */
+  argv?: string[]
 }
 
 export interface TestGateway {
@@ -57,7 +59,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       MCP_CANONICAL_URI: canonicalUri,
       ...options.env,
     })
-    const config = await loadConfig({ env })
+    const config = await loadConfig({ env, argv: options.argv ?? [] })
     try {
       const running = await startGateway(config)
       return { url: running.url, canonicalUri: config.resource.canonicalUri, config, running, close: () => running.close() }
@@ -84,8 +86,10 @@ export interface GatewayStackOptions {
   env?: GatewayEnv
   path?: string
   authorizationServer?: Omit<AuthorizationServerOptions, 'resources'>
-  /** Other resources the AS issues tokens for (wrong-audience tests). */
+  /** Other resources the AS issues tokens for (wrong-audience tests, downstream APIs). */
   extraResources?: Record<string, ResourceOptions>
+  /** Command-line arguments for the gateway (`--config file.yaml`). */
+  argv?: string[]
 }
 
 export interface GatewayStack {
@@ -113,6 +117,7 @@ export async function startGatewayStack(options: GatewayStackOptions = {}): Prom
     gateway = await startTestGateway({
       port,
       path,
+      ...(options.argv === undefined ? {} : { argv: options.argv }),
       env: {
         MCP_AUTHORIZATION_SERVER: as.issuer,
         ...(options.keys === 'discovery' ? { MCP_JWT_DISCOVERY: 'on' } : { MCP_JWKS_URI: as.jwksUri }),

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import { closeServer, listenOnLoopback } from './listen.js'
@@ -26,11 +27,19 @@ export type InterceptRequest = (
   body: unknown,
 ) => boolean | Promise<boolean>
 
+/**
+ * How the backend reads the caller's identity from a request the gateway forwarded (an exchanged
+ * token, a gateway-signed assertion, plain headers): the verified claims, or `undefined` to answer
+ * 401. With it, the backend serves a `whoami` tool whose result is those claims as JSON.
+ */
+export type IdentifyCaller = (req: IncomingMessage) => Promise<Record<string, unknown> | undefined>
+
 export interface McpBackendOptions {
   /** `stateful` issues session ids and serves GET streams and DELETE; `stateless` builds a server per request. */
   mode?: 'stateful' | 'stateless'
   enableJsonResponse?: boolean
   intercept?: InterceptRequest
+  identify?: IdentifyCaller
 }
 
 export interface McpBackend {
@@ -49,11 +58,17 @@ function textResult(text: string) {
   return { content: [{ type: 'text' as const, text }] }
 }
 
-export function createTestMcpServer(): McpServer {
+export function createTestMcpServer(options: { whoami?: boolean } = {}): McpServer {
   const server = new McpServer(
     { name: 'test-backend', version: '1.0.0' },
     { capabilities: { logging: {} } },
   )
+
+  if (options.whoami === true) {
+    server.registerTool('whoami', { description: 'Returns the caller the backend verified' }, async (extra) =>
+      textResult(JSON.stringify(extra.authInfo?.extra ?? null)),
+    )
+  }
 
   server.registerTool(
     'echo',
@@ -136,9 +151,10 @@ export async function startMcpBackend(options: McpBackendOptions = {}): Promise<
   const requests: RecordedRequest[] = []
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>()
   const transportOptions = options.enableJsonResponse === undefined ? {} : { enableJsonResponse: options.enableJsonResponse }
+  const whoami = options.identify !== undefined
 
   async function handleStateless(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-    const server = createTestMcpServer()
+    const server = createTestMcpServer({ whoami })
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, ...transportOptions })
     res.on('close', () => {
       void transport.close()
@@ -164,7 +180,7 @@ export async function startMcpBackend(options: McpBackendOptions = {}): Promise<
       sendJsonRpcError(res, 400, -32000, 'Bad Request: no valid session id')
       return
     }
-    const server = createTestMcpServer()
+    const server = createTestMcpServer({ whoami })
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
@@ -196,6 +212,15 @@ export async function startMcpBackend(options: McpBackendOptions = {}): Promise<
       }
     }
     if (options.intercept !== undefined && (await options.intercept(req, res, body))) return
+    if (options.identify !== undefined) {
+      const claims = await options.identify(req)
+      if (claims === undefined) {
+        sendJsonRpcError(res, 401, -32001, 'caller identity missing or invalid')
+        return
+      }
+      // The SDK hands `req.auth` to tool handlers as `extra.authInfo`.
+      ;(req as IncomingMessage & { auth?: AuthInfo }).auth = { token: '', clientId: String(claims['client_id'] ?? ''), scopes: [], extra: claims }
+    }
     if (path !== '/mcp') {
       res.writeHead(404, { 'content-type': 'text/plain' })
       res.end('not found')

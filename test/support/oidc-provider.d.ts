@@ -47,6 +47,11 @@ declare module 'oidc-provider' {
   export const errors: {
     InvalidTarget: new (description?: string) => Error
     InvalidClientMetadata: new (description?: string) => Error
+    InvalidRequest: new (description?: string) => Error
+    InvalidGrant: new (description?: string) => Error
+    InvalidScope: new (description?: string, scope?: string) => Error
+    ConsentRequired: new (description?: string) => Error
+    InteractionRequired: new (description?: string) => Error
   }
 
   export default Provider

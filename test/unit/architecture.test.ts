@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['jsonrpc', 'metadata', 'observability'],
   ['state', 'proxy'],
   ['token'],
-  ['policy', 'ratelimit'],
+  ['identity', 'policy', 'ratelimit'],
   ['config'],
   ['server'],
   ['check', 'library', 'probe'],
