@@ -4,7 +4,7 @@ import type { Duplex, Writable } from 'node:stream'
 import { UpstreamError } from '../errors.js'
 import type { IdentityHeaders } from './headers.js'
 import { events, type NoticeEvent } from '../observability/events.js'
-import { downstreamHeaders, indexOfName, upstreamRequestHeaders, withoutNames, type HeaderList } from './headers.js'
+import { downstreamHeaders, indexOfName, neverUpstream, upstreamRequestHeaders, withoutNames, type HeaderList } from './headers.js'
 import { requestBytes } from './request-bytes.js'
 import type { ResponseHead } from './response-head.js'
 import type { UpstreamConnection } from './upstream-connection.js'
@@ -22,6 +22,8 @@ export interface BackendOptions {
   connections: number
   /** Whether `Cookie` goes to the backend and its `Set-Cookie` to the client (default: neither). */
   forwardCookies: boolean
+  /** Further request headers that never reach the backend (the trusted client-certificate header). */
+  neverUpstream?: readonly string[]
   /**
    * Rewrites a backend's own `WWW-Authenticate` step-up challenge on a 403 for the client (its
    * `resource_metadata` must be the gateway's); `undefined` leaves the header as the backend sent it.
@@ -85,6 +87,7 @@ export interface Forwarding {
 export function createForwarder(options: BackendOptions) {
   const pool = new UpstreamPool(options)
   const host = new URL(options.origin).host
+  const never = neverUpstream(options.forwardCookies, options.neverUpstream)
   const notices = createRefusalNotices()
   const upstreamPath = (url: string): string => {
     if (options.basePath === '') return url
@@ -110,7 +113,7 @@ export function createForwarder(options: BackendOptions) {
         host: req.headers.host,
       },
       rewrite !== undefined,
-      options.forwardCookies,
+      never,
       identity,
     )
     const method = req.method ?? 'GET'

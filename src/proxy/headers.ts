@@ -35,6 +35,16 @@ const NEVER_UPSTREAM = new Set([
 ])
 const NEVER_UPSTREAM_OR_COOKIE = new Set([...NEVER_UPSTREAM, 'cookie'])
 
+/**
+ * The names `upstreamRequestHeaders` drops, built once per forwarder: the fixed ones, `Cookie`
+ * unless cookies are forwarded, and `extra` (lower case), such as the header a trusted proxy
+ * carries the client certificate in (docs/sender-constrained-tokens.md).
+ */
+export function neverUpstream(forwardCookies: boolean, extra: readonly string[] = []): ReadonlySet<string> {
+  const base = forwardCookies ? NEVER_UPSTREAM : NEVER_UPSTREAM_OR_COOKIE
+  return extra.length === 0 ? base : new Set([...base, ...extra.map((name) => name.toLowerCase())])
+}
+
 const NEVER_DOWNSTREAM = new Set([
   'connection',
   'keep-alive',
@@ -57,19 +67,18 @@ export interface ForwardedFor {
  * The client's headers for the backend, minus hop-by-hop ones and credentials, plus the
  * `X-Forwarded-*` trio. `plainBody` leaves out `Accept-Encoding`, so that the response comes as
  * plain bytes (a body to rewrite); the field is skipped rather than deleted afterwards, which would
- * turn the object into a slow dictionary for every later reader. `Cookie` goes only with
- * `forwardCookies`. The caller's identity (docs/upstream-identity.md) replaces any same-named
+ * turn the object into a slow dictionary for every later reader. `never` is `neverUpstream(...)`:
+ * `Cookie` goes only when cookies are forwarded. The caller's identity (docs/upstream-identity.md) replaces any same-named
  * header of the client's.
  */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   via: ForwardedFor,
   plainBody = false,
-  forwardCookies = false,
+  never: ReadonlySet<string> = NEVER_UPSTREAM_OR_COOKIE,
   identity?: IdentityHeaders,
 ): Record<string, string | string[]> {
   const dropped = connectionTokens(incoming.connection)
-  const never = forwardCookies ? NEVER_UPSTREAM : NEVER_UPSTREAM_OR_COOKIE
   const forged = identity?.strip
   const out: Record<string, string | string[]> = {}
   for (const name in incoming) {

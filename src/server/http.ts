@@ -151,6 +151,8 @@ function buildParts(
       ...config.backend,
       resourcePath: config.resource.path,
       relayChallenge: (values) => relayScopeChallenge(values, config.resource.metadataUri),
+      // The client certificate a trusted proxy forwards is the gateway's to read, not the backend's.
+      neverUpstream: config.senderConstraint.forwardedCertificateHeader === undefined ? [] : [config.senderConstraint.forwardedCertificateHeader],
     })
   const rateLimiter = options.parts?.admit === undefined ? createRateLimiter(config) : undefined
   const senderConstraint = options.parts?.senderConstraint ?? createConfiguredSenderConstraint(config, replay)

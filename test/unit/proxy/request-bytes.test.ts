@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { requestBytes } from '../../../src/proxy/request-bytes.js'
-import { downstreamHeaders, upstreamRequestHeaders } from '../../../src/proxy/headers.js'
+import { downstreamHeaders, neverUpstream, upstreamRequestHeaders } from '../../../src/proxy/headers.js'
 
 describe('requestBytes (RFC 9112 §3, §5)', () => {
   const rows: {
@@ -111,8 +111,15 @@ describe('upstreamRequestHeaders', () => {
 
   test('Cookie stays at the gateway unless cookies are forwarded; Authorization never goes', () => {
     assert.deepEqual(Object.keys(upstreamRequestHeaders(incoming, via)), ['content-type', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'])
-    const forwarded = upstreamRequestHeaders(incoming, via, false, true)
+    const forwarded = upstreamRequestHeaders(incoming, via, false, neverUpstream(true))
     assert.equal(forwarded['cookie'], 'sid=1')
     assert.equal(forwarded['authorization'], undefined)
   })
+})
+
+test('a header named in neverUpstream (the trusted client-certificate header) does not reach the backend, in any case', () => {
+  const incoming = { 'x-client-cert': 'PEM', 'content-type': 'application/json' }
+  const via = { remoteAddress: '127.0.0.1', proto: 'http' as const, host: 'gw' }
+  assert.equal(upstreamRequestHeaders(incoming, via)['x-client-cert'], 'PEM')
+  assert.equal(upstreamRequestHeaders(incoming, via, false, neverUpstream(false, ['X-Client-Cert']))['x-client-cert'], undefined)
 })
