@@ -13,6 +13,8 @@ import {
   metricsHandler,
   shareWithPrimary,
 } from '../observability/metrics.js'
+import { createRevocationRoutes, revocationRouteOptions } from '../revocation/admin-routes.js'
+import { createRevocations, type Revocations } from '../revocation/revocations.js'
 import { startAdminServer, type AdminServer } from '../server/admin.js'
 import { startGateway, type RunningGateway } from '../server/http.js'
 import { answerReadiness, restartOnlyChanges, serialize, startWorkerPool, waitForStopSignal } from '../server/lifecycle.js'
@@ -83,7 +85,7 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
   let admin: AdminServer | undefined
   if (worker === undefined && config.admin.port !== undefined) {
     try {
-      admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, metrics, ready })
+      admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, metrics, ready, routes: revocationRoutes(config, gateway.revocations) })
     } catch (error) {
       console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)
       await gateway.close({ timeoutMs: 0 })
@@ -173,6 +175,13 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   }
   let draining = false
   let admin: AdminServer | undefined
+  // The workers learn the primary's revocations through Redis; without it they could not.
+  let revocations: Revocations | undefined
+  if (config.admin.token !== undefined && config.redis === undefined) {
+    logger.warn('the revocation routes are off: with several workers they need MCP_REDIS_URL to reach every worker')
+  } else if (config.admin.token !== undefined) {
+    revocations = createRevocations({ redis: config.redis })
+  }
   if (config.admin.port !== undefined) {
     try {
       admin = await startAdminServer({
@@ -180,6 +189,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
         port: config.admin.port,
         metrics: clusterMetricsSource(),
         ready: async () => !draining && (await pool.ready()),
+        routes: revocations === undefined ? undefined : revocationRoutes(config, revocations),
       })
     } catch (error) {
       console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)
@@ -205,6 +215,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   if (stop instanceof Error) logger.fatal(stop.message)
   else logger.info({ signal: stop, timeoutMs: running.shutdownTimeout }, 'draining')
   await admin?.close()
+  await revocations?.close()
   const code = await stopAll(stop instanceof Error ? 1 : 0)
   signals.dispose()
   return code
@@ -224,6 +235,11 @@ async function readConfigForReload(argv: readonly string[]): Promise<Config | un
 function warnRestartOnly(logger: { warn(obj: object, msg: string): void }, running: Config, next: Config): void {
   const kept = restartOnlyChanges(running, next)
   if (kept.length > 0) logger.warn({ settings: kept }, 'these settings change only on restart; their running values are kept')
+}
+
+function revocationRoutes(config: Config, revocations: Revocations) {
+  const options = revocationRouteOptions(config, revocations)
+  return options === undefined ? undefined : createRevocationRoutes(options)
 }
 
 function startAudit(config: Config, stdout: LineWriter): AuditTrail {

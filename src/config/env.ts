@@ -64,6 +64,11 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_ADMIN_PORT: 'admin.port',
   MCP_ADMIN_HOST: 'admin.host',
   MCP_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
+  MCP_ADMIN_TOKEN_FILE: 'admin.tokenFile',
+  MCP_MAX_STREAM_LIFETIME: 'limits.maxStreamLifetime',
+  MCP_AUTH_FAILURE_LIMIT: 'authFailures.limit',
+  MCP_AUTH_FAILURE_BLOCK: 'authFailures.block',
+  MCP_TRUSTED_PROXIES: 'trustedProxies',
 }
 
 /** Booleans given as `on`/`off` in the environment. */

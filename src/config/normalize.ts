@@ -8,6 +8,7 @@ import { resolveAuthorizationServers, type ResolvedAuthorizationServer } from '.
 import { resolveRedisConfig, type RedisConfig } from '../state/redis-config.js'
 import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
+import { readSecretFile, type Secret } from './secret-file.js'
 
 export type { ResolvedAuthorizationServer } from './authorization-server-schema.js'
 
@@ -37,7 +38,12 @@ export interface Config {
   readonly rateLimit: RateLimitSettings
   readonly audit: ConfigOutput['audit']
   readonly metrics: ConfigOutput['metrics']
-  readonly admin: ConfigOutput['admin']
+  readonly admin: ConfigOutput['admin'] & {
+    /** The admin bearer secret (`tokenFile` read); `undefined`: the revocation routes are off. */
+    readonly token: Secret | undefined
+  }
+  readonly authFailures: ConfigOutput['authFailures']
+  readonly trustedProxies: ConfigOutput['trustedProxies']
   /** Milliseconds. */
   readonly shutdownTimeout: number
   readonly strict: boolean
@@ -91,6 +97,15 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const workers = raw.workers === 'auto' ? Math.max(1, cpus().length) : raw.workers
   const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers, ctx.strict)
 
+  let adminToken: Secret | undefined
+  if (raw.admin.tokenFile !== undefined) {
+    const read = readSecretFile(raw.admin.tokenFile, ctx.name('admin.tokenFile'), ctx.strict)
+    problems.push(...read.problems)
+    notices.push(...read.notices)
+    adminToken = read.secret
+    if (raw.admin.port === undefined) notices.push(`${ctx.name('admin.tokenFile')} is set but there is no admin listener (MCP_ADMIN_PORT)`)
+  }
+
   if (problems.length > 0) throw new ConfigError(problems)
   // Kept exactly as configured: the metadata `resource` must equal what clients were told.
   const canonicalHref = raw.resource.canonicalUri
@@ -130,7 +145,9 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     rateLimit,
     audit: raw.audit,
     metrics: raw.metrics,
-    admin: raw.admin,
+    admin: { ...raw.admin, token: adminToken },
+    authFailures: raw.authFailures,
+    trustedProxies: raw.trustedProxies,
     shutdownTimeout: raw.shutdownTimeout,
     strict: ctx.strict,
     notices,

@@ -3,6 +3,7 @@ import { authorizationServerSchema } from './authorization-server-schema.js'
 import { redisSchema } from '../state/redis-config.js'
 import { scopesSchema } from './scopes-schema.js'
 import { rateLimitSchema } from '../ratelimit/schema.js'
+import { authFailuresSchema, trustedProxiesSchema } from '../lockout/schema.js'
 import { isLoopbackHost } from './loopback.js'
 import { duration, httpUrl, list, onOff, port, size } from './units.js'
 
@@ -115,6 +116,12 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       maxBodySize: size.prefault('1m').describe('Largest request body; beyond it, 413. Env: `MCP_MAX_BODY_SIZE`.'),
+      maxStreamLifetime: duration
+        .prefault(0)
+        .describe(
+          'Longest life of an SSE response (0 = until the token expires). Every stream also ends at the ' +
+            "token's `exp` minus the clock skew, and when the token is revoked (docs/security.md). Env: `MCP_MAX_STREAM_LIFETIME`.",
+        ),
     })
     .prefault({}),
   tls: z
@@ -191,8 +198,18 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('Port of the admin listener (`/metrics`, `/healthz`, `/readyz`); unset: no admin listener. Env: `MCP_ADMIN_PORT`.'),
       host: z.string().min(1).default('127.0.0.1').describe('Address of the admin listener. Env: `MCP_ADMIN_HOST`.'),
+      tokenFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'File holding the bearer secret of the admin revocation routes (`/admin/revocations`, `/admin/revoke`); ' +
+            'unset: those routes are off. Env: `MCP_ADMIN_TOKEN_FILE`.',
+        ),
     })
     .prefault({}),
+  authFailures: authFailuresSchema.describe('Failed-authentication lockout per client address (docs/security.md).'),
+  trustedProxies: trustedProxiesSchema,
   shutdownTimeout: duration
     .prefault(30)
     .describe(

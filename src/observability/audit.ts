@@ -1,5 +1,5 @@
 import { targetFields, targetKind } from './call-target.js'
-import { events, type DecisionEvent } from './events.js'
+import { events, type DecisionEvent, type RevocationEvent } from './events.js'
 import { isoTime, numberMember, stringMember } from './json-line.js'
 import { createLineWriter } from './line-writer.js'
 
@@ -69,6 +69,23 @@ export function auditLine(e: DecisionEvent): string {
   )
 }
 
+/**
+ * An operator's revocation (`admin.revocation`): who (the admin peer), what (the id, a hash, and its
+ * kind), until when, and whether every replica got it. Never the token nor the claim it names.
+ */
+export function revocationLine(e: RevocationEvent): string {
+  return (
+    `{"audit":"admin.revocation","time":"${isoTime(Date.now())}"` +
+    stringMember('action', e.action, true) +
+    stringMember('id', e.id) +
+    stringMember('kind', e.kind) +
+    (e.until === undefined ? '' : stringMember('until', new Date(e.until).toISOString())) +
+    stringMember('by', e.by) +
+    `,"shared":${e.shared}` +
+    '}\n'
+  )
+}
+
 export interface McpPathOptions {
   /** The protected location (`config.resource.path`). */
   resourcePath: string
@@ -133,12 +150,15 @@ export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
     if (isCall(e)) out.write(auditLine(e))
   }
   events.decision.subscribe(onDecision)
+  const onRevocation = (message: unknown) => out.write(revocationLine(message as RevocationEvent))
+  events.revocation.subscribe(onRevocation)
   return {
     reopen() {
       own?.reopen()
     },
     close() {
       events.decision.unsubscribe(onDecision)
+      events.revocation.unsubscribe(onRevocation)
       own?.end()
     },
   }

@@ -20,6 +20,8 @@ export const events = {
   rateLimit: channel('mcp-gateway:rate-limit'),
   /** A configuration reload (SIGHUP) was applied or refused (see `ReloadEvent`). */
   reload: channel('mcp-gateway:reload'),
+  /** An operator revoked tokens or lifted a revocation (see `RevocationEvent` in src/revocation). */
+  revocation: channel('mcp-gateway:revocation'),
 }
 
 export interface DecisionEvent {
@@ -91,4 +93,17 @@ export interface ReloadEvent {
   ok: boolean
   /** Why a reload was refused: the configuration problems, each naming its setting. */
   problems?: readonly string[]
+}
+
+/** Published on `events.revocation` when an operator adds or lifts a revocation (the audit trail). */
+export interface RevocationEvent {
+  action: 'revoke' | 'lift'
+  id: string
+  kind: 'jti' | 'sub' | 'client_id' | 'token' | undefined
+  /** Milliseconds since the epoch; absent for `lift`. */
+  until?: number
+  /** Who asked: the admin listener's peer address. */
+  by: string
+  /** Whether every replica got it (`false`: Redis was unavailable, this process only). */
+  shared: boolean
 }

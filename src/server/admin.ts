@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { listen } from './listen.js'
 import { metricsHandler, type MetricsSource } from '../observability/metrics.js'
 import { writeJson } from './respond.js'
@@ -10,6 +10,8 @@ export interface AdminOptions {
   metrics?: MetricsSource | undefined
   /** `/readyz`: whether traffic may be sent (keys loaded, backend reachable, not draining). */
   ready(): Promise<boolean>
+  /** More routes (the revocation routes under `/admin/`): answers and returns true when the path is theirs. */
+  routes?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
 }
 
 export interface AdminServer {
@@ -21,7 +23,8 @@ export interface AdminServer {
 /**
  * The operator's listener, apart from the MCP traffic so that it can stay on a private address
  * (`127.0.0.1` by default) and so that `/metrics` needs no token: `/metrics`, `/healthz` (the
- * process answers) and `/readyz` (it should get traffic; 503 while draining).
+ * process answers) and `/readyz` (it should get traffic; 503 while draining); with an admin token,
+ * the revocation routes (src/revocation/admin-routes.ts).
  */
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
   const serveMetrics = options.metrics === undefined ? undefined : metricsHandler(options.metrics)
@@ -35,6 +38,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         () => writeJson(res, 503, '{"ready":false}', { 'cache-control': 'no-store' }),
       )
     }
+    if (options.routes?.(req, res) === true) return
     writeJson(res, 404, '{"error":"not_found"}')
   })
   const { host, port } = await listen(server, options.port, options.host)

@@ -6,6 +6,8 @@ import type { Config } from '../config/normalize.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createVerifier, reloadVerifier } from '../token/create-verifier.js'
+import { createLockout, type Lockout } from '../lockout/lockout.js'
+import { createRevocations, type Revocations } from '../revocation/revocations.js'
 import type { TokenVerifier } from '../token/principal.js'
 import { drainServer } from './lifecycle.js'
 import { createMcpAuthorizer } from './mcp-authorizer.js'
@@ -18,6 +20,10 @@ export interface RunningGateway {
   server: Server
   /** The verifier in use (a reload replaces it). */
   readonly verifier: TokenVerifier
+  /** This process's revocations (shared through Redis when it is set); kept across reloads. */
+  readonly revocations: Revocations
+  /** The failed-authentication lockout, when `authFailures.limit` is set (built at start). */
+  readonly lockout: Lockout | undefined
   /**
    * Builds every part from `next` and swaps them in behind the same listener: connections stay
    * open, requests in flight finish on the old parts. Issuers whose settings did not change keep
@@ -44,7 +50,17 @@ export interface StartOptions {
  * (an authorization server that is down at start makes `/readyz` fail, not the process).
  */
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
-  let parts = buildParts(config, options)
+  // Process state, not configuration: built once, handed to every set of parts a reload builds.
+  const revocations = options.parts?.revocations ?? createRevocations({ redis: config.redis })
+  const lockout = options.parts?.lockout ?? createLockout({ settings: config.authFailures, trustedProxies: config.trustedProxies, redis: config.redis })
+  const state = { revocations, lockout }
+  let parts = buildParts(config, options, state)
+  // A revocation purges the token caches at once (the check after them would refuse anyway).
+  revocations.onRevoked((matches) => parts.verifier.forget?.(matches))
+  const closeState = async () => {
+    await revocations.close()
+    await lockout?.close()
+  }
   // One listener for the server's life: a reload swaps what it calls, never the sockets.
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (config.tls.enabled) res.setHeader('strict-transport-security', HSTS)
@@ -61,6 +77,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   } catch (error) {
     // A port in use must not leave the backend pool or a Redis client keeping the process alive.
     await closeParts(parts)
+    await closeState()
     throw error
   }
   void parts.verifier.warmUp?.()
@@ -71,6 +88,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     get verifier() {
       return parts.verifier
     },
+    revocations,
+    lockout,
     async reload(next) {
       try {
         // Certificates renewed on disk are picked up for new connections; open ones keep theirs.
@@ -81,7 +100,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       // Issuers whose settings did not change keep their keys and caches; changed ones are in
       // place once their keys load (src/token/create-verifier.ts).
       const verifier = options.parts?.verifier ?? (await reloadVerifier(parts.verifier, next))
-      const fresh = buildParts(next, options, verifier)
+      const fresh = buildParts(next, options, state, verifier)
       const old = parts
       parts = fresh
       // The forwarder's close waits for the requests (and streams) still running on the old parts.
@@ -93,6 +112,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     async close(closeOptions = {}) {
       await drainServer(server, closeOptions.timeoutMs ?? config.shutdownTimeout)
       await closeParts(parts)
+      await closeState()
     },
   }
 }
@@ -107,7 +127,12 @@ interface Parts {
   rateLimiter: RateLimiter | undefined
 }
 
-function buildParts(config: Config, options: StartOptions, verifier = options.parts?.verifier ?? createVerifier(config)): Parts {
+function buildParts(
+  config: Config,
+  options: StartOptions,
+  state: Pick<GatewayParts, 'revocations' | 'lockout'>,
+  verifier = options.parts?.verifier ?? createVerifier(config),
+): Parts {
   const forwarder =
     options.parts?.forwarder ??
     createForwarder({
@@ -122,6 +147,7 @@ function buildParts(config: Config, options: StartOptions, verifier = options.pa
     authorizer: options.parts?.authorizer ?? createMcpAuthorizer(config),
     extraRoutes: options.parts?.extraRoutes,
     admit: options.parts?.admit ?? rateLimiter,
+    ...state,
   })
   return { verifier, forwarder, handler, rateLimiter }
 }

@@ -13,6 +13,9 @@ import { refuseRequestHead } from './request-head.js'
 import { writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
 import type { McpAuthorizer, McpCall } from './mcp-authorizer.js'
+import type { Lockout } from '../lockout/lockout.js'
+import type { Revocations } from '../revocation/revocations.js'
+import { watchStream } from './stream-lifetime.js'
 
 export interface GatewayParts {
   config: Config
@@ -24,6 +27,10 @@ export interface GatewayParts {
   /** After authorization, before forwarding (rate limits); throws a `GatewayError` to refuse. */
   /** Resolves headers to add to the forwarded response (`RateLimit-*`), if any. */
   admit?: (principal: Principal, call: McpCall | undefined) => Promise<Readonly<Record<string, string>> | void>
+  /** Revoked tokens (401) and the streams they opened (ended). */
+  revocations?: Revocations | undefined
+  /** Failed-authentication lockout per client address (429 before any token work). */
+  lockout?: Lockout | undefined
 }
 
 /** Per-request state carried through the steps and into the decision event. */
@@ -36,13 +43,24 @@ class Exchange implements ForwardListener {
   /** When forwarding began: a response that closes early (client gone) still says how long the backend had it. */
   upstreamStarted: number | undefined = undefined
   forwarding: Forwarding | undefined = undefined
+  /** The bearer token, kept for the life of an event stream it opened (its revocation ends it). */
+  token: string | undefined = undefined
+  /** The client address, when the lockout counts failures. */
+  address: string | undefined = undefined
+  /** Stops watching an event stream's token (its deadline timer, its revocation). */
+  unwatch: (() => void) | undefined = undefined
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly id: string,
     readonly refuse: (exchange: Exchange, error: unknown) => void,
+    readonly onStream: (exchange: Exchange) => void,
   ) {}
+
+  streaming(): void {
+    this.onStream(this)
+  }
 
   forwarded(upstreamMs: number): void {
     this.upstreamMs = upstreamMs
@@ -54,6 +72,7 @@ class Exchange implements ForwardListener {
 
   /** The response's one 'close' listener: a forwarding learns the client is gone, then the decision goes out. */
   closed(): void {
+    this.unwatch?.()
     this.forwarding?.clientClosed()
     emitDecision(this)
   }
@@ -67,17 +86,19 @@ class Exchange implements ForwardListener {
  *   2. route            metadata | health | readiness | extra | MCP path | 404
  *   3. checkOrigin      invalid Origin: 403; CORS preflight answered without a token
  *   4. checkHttpMethod  405 with `Allow`, per protocol version
- *   5. extractToken     RFC 6750 §2.1 header only; `access_token` in the query or a form body: 400
- *   6. verifyToken      signature/claims or introspection, then audience and issuer
- *   7. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
- *   8. authorize        required scopes, per method, per tool/prompt/resource
- *   9. admit            rate limits (after authentication: a bad token is a 401, never a 429)
- *  10. forward          no Authorization (nor Cookie, unless asked) upstream; streamed both ways;
- *                       lists filtered if asked
- *  11. emitDecision     one event per request, consumed by logs, metrics and the audit trail
+ *   5. checkLockout     an address blocked for refused tokens: 429, before any token work
+ *   6. extractToken     RFC 6750 §2.1 header only; `access_token` in the query or a form body: 400
+ *   7. verifyToken      signature/claims or introspection, then audience and issuer; then revocation
+ *   8. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
+ *   9. authorize        required scopes, per method, per tool/prompt/resource
+ *  10. admit            rate limits (after authentication: a bad token is a 401, never a 429)
+ *  11. forward          no Authorization (nor Cookie, unless asked) upstream; streamed both ways;
+ *                       lists filtered if asked; an event stream ends with its token
+ *  12. emitDecision     one event per request, consumed by logs, metrics and the audit trail
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
-  const { config, verifier, forwarder, authorizer } = parts
+  const { config, verifier, forwarder, authorizer, revocations, lockout } = parts
+  const onStream = watchStream(config, revocations)
   const metadataDocument = buildProtectedResourceMetadata({
     resource: config.resource.canonicalUri,
     authorizationServers: config.authorizationServers.map((as) => as.issuer),
@@ -97,7 +118,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
   })
 
   return function handleRequest(req, res) {
-    const exchange = new Exchange(req, res, requestId(req), refuse)
+    const exchange = new Exchange(req, res, requestId(req), refuse, onStream)
     // 'close' is emitted once: `on` spares the once-wrapper.
     res.on('close', () => exchange.closed())
     const refused = refuseRequestHead(req)
@@ -131,11 +152,17 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     }
     if (origin !== undefined) setCorsHeaders(res, origin)
     authorizer.checkHttpMethod(req.method ?? '', req.headers)
+    if (lockout !== undefined) {
+      exchange.address = lockout.address(req)
+      lockout.check(exchange.address)
+    }
 
     checkTokenOnlyInHeader(req.url ?? '/', req.headers['content-type'])
     const token = extractBearerToken(authorizationHeader(req))
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
     exchange.principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token))
+    exchange.token = token
+    revocations?.check(exchange.principal, token)
 
     let body: Buffer | undefined
     if (req.method === 'POST') {
@@ -161,6 +188,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
         ? error
         : new GatewayError(500, 'internal', 'Internal error', undefined, { cause: error })
     exchange.reason = known.reason
+    // A refused token counts toward the lockout; a request without one (discovery) does not.
+    if (exchange.address !== undefined && known.bearerError === 'invalid_token') lockout?.failed(exchange.address)
     // A body refused as too large would hold the keep-alive socket
     // until the client finishes sending it; closing after the answer frees it now.
     if (known.status === 413 && !exchange.req.complete) exchange.res.setHeader('connection', 'close')
