@@ -164,8 +164,8 @@ export class UpstreamError extends GatewayError {
 
 /** 429, counted only after authentication so a bad token is always a 401. */
 export class RateLimited extends GatewayError {
-  constructor(retryAfter: number, headers?: Readonly<Record<string, string>>) {
-    super(429, 'rate_limited', 'Too many requests', undefined, { retryAfter, ...(headers === undefined ? {} : { headers }) })
+  constructor(retryAfter: number, headers?: Readonly<Record<string, string>>, description = 'Too many requests') {
+    super(429, 'rate_limited', description, undefined, { retryAfter, ...(headers === undefined ? {} : { headers }) })
   }
 }
 

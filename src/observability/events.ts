@@ -59,7 +59,7 @@ export interface NoticeEvent {
 export interface RateLimitEvent {
   /** `limited`: answered 429. `store_failed_open`/`_closed`: the store gave no verdict (MCP_RATELIMIT_ON_ERROR). */
   outcome: 'limited' | 'store_failed_open' | 'store_failed_closed'
-  /** The limit that refused: `default` (per principal) or `tool:<name>` (configured names only). */
+  /** The limit that refused: `default` (per principal), `client`, `method:<name>` or `tool:<name>` (configured names only). */
   policy: string | undefined
   algorithm: 'fixed_window' | 'token_bucket' | 'gcra'
   store: 'memory' | 'redis'
