@@ -31,7 +31,7 @@ export interface RunningGateway {
    * restart. Throws, keeping everything as it was, when the new TLS files cannot be used.
    */
   reload(next: Config): Promise<void>
-  /** What `/readyz` says: keys loaded and the backend reachable. */
+  /** What `/readyz` says: keys loaded, the backend reachable, the shared revocations read once. */
   ready(): Promise<boolean>
   /**
    * Stops accepting, lets requests in flight and SSE streams finish for up to `timeoutMs`
@@ -107,6 +107,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       void closeParts(old)
     },
     async ready() {
+      // A replica that has not read the shared revocations yet could let a revoked token in.
+      if (!revocations.set.loaded()) return false
       return (parts.verifier.ready?.() ?? true) && (await parts.forwarder.reachable())
     },
     async close(closeOptions = {}) {

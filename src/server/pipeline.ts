@@ -188,8 +188,11 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
         ? error
         : new GatewayError(500, 'internal', 'Internal error', undefined, { cause: error })
     exchange.reason = known.reason
-    // A refused token counts toward the lockout; a request without one (discovery) does not.
-    if (exchange.address !== undefined && known.bearerError === 'invalid_token') lockout?.failed(exchange.address)
+    // A refused token counts toward the lockout; a request without one (discovery) does not, nor an
+    // expired or revoked token, which an honest client meets too.
+    if (exchange.address !== undefined && known.bearerError === 'invalid_token' && !HONEST_FAILURES.has(known.reason)) {
+      lockout?.failed(exchange.address)
+    }
     // A body refused as too large would hold the keep-alive socket
     // until the client finishes sending it; closing after the answer frees it now.
     if (known.status === 413 && !exchange.req.complete) exchange.res.setHeader('connection', 'close')
@@ -277,6 +280,9 @@ function authorizationHeader(req: IncomingMessage): string | string[] | undefine
   }
   return found
 }
+
+/** Refused tokens that do not count toward the failed-authentication lockout. */
+const HONEST_FAILURES: ReadonlySet<FailureReason> = new Set(['expired', 'revoked'])
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

@@ -27,6 +27,8 @@ export interface ExpiringSet {
   remove(member: string): Promise<boolean>
   /** Hears every member added, here or by another replica. */
   onAdd(listener: (member: string, until: number) => void): void
+  /** Whether the shared set has been read at least once (always true without Redis). */
+  loaded(): boolean
   close(): Promise<void>
 }
 
@@ -62,11 +64,6 @@ class Members {
 
   delete(member: string): boolean {
     return this.#ends.delete(member)
-  }
-
-  replace(entries: Iterable<[string, number]>): void {
-    this.#ends.clear()
-    for (const [member, until] of entries) this.set(member, until)
   }
 
   entries(now: number): { member: string; until: number }[] {
@@ -116,6 +113,7 @@ export function createExpiringSet(options: ExpiringSetOptions): ExpiringSet {
       until: local.until,
       entries: local.entries,
       onAdd: local.onAdd,
+      loaded: () => true,
       get size() {
         return members.size
       },
@@ -128,7 +126,7 @@ export function createExpiringSet(options: ExpiringSetOptions): ExpiringSet {
       async close() {},
     }
   }
-  return shareThroughRedis(options.redis, options.name, members, local, added, notify)
+  return shareThroughRedis(options.redis, options.name, members, local, added)
 }
 
 /** `{"a": member, "u": until}` adds, `{"r": member}` removes. */
@@ -153,7 +151,6 @@ function shareThroughRedis(
   members: Members,
   local: Pick<ExpiringSet, 'until' | 'entries' | 'onAdd'>,
   added: (member: string, until: number) => void,
-  notify: (member: string, until: number) => void,
 ): ExpiringSet {
   const key = name
   const channel = `${config.keyPrefix}${name}`
@@ -172,17 +169,26 @@ function shareThroughRedis(
     else if ('r' in change && typeof change.r === 'string') members.delete(change.r)
   }
 
-  // The whole set replaces the copy: changes missed while disconnected (a removal too) are caught up.
+  // Read the whole set and merge it with the copy: members added while this process was cut off
+  // arrive, and members only this process holds (added during an outage, or lost by a Redis that
+  // restarted empty) are written back, so a restart of Redis forgets nothing that a replica still
+  // holds. The price: a removal made while a replica was cut off may come back with it.
   let loading: Promise<void> | undefined
+  let loadedOnce = false
   const load = () => {
     loading ??= (async () => {
       try {
-        const flat = await client.zrange(key, Date.now(), '+inf', 'BYSCORE', 'WITHSCORES')
-        const entries: [string, number][] = []
-        for (let i = 0; i + 1 < flat.length; i += 2) entries.push([flat[i] as string, Number(flat[i + 1])])
-        const before = new Set(members.entries(Date.now()).map((e) => e.member))
-        members.replace(entries)
-        for (const [member, until] of entries) if (!before.has(member)) notify(member, until)
+        const now = Date.now()
+        const flat = await client.zrange(key, now, '+inf', 'BYSCORE', 'WITHSCORES')
+        const shared = new Set<string>()
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          shared.add(flat[i] as string)
+          added(flat[i] as string, Number(flat[i + 1]))
+        }
+        loadedOnce = true
+        for (const { member, until } of members.entries(now)) {
+          if (!shared.has(member)) await store(member, until)
+        }
       } catch (error) {
         if (!closed && events.notice.hasSubscribers) {
           events.notice.publish({ level: 'warn', message: `could not load ${name} from redis at ${config.url}: ${(error as Error).message}` })
@@ -196,15 +202,34 @@ function shareThroughRedis(
   subscriber.on('message', (from: string, text: string) => {
     if (from === channel) apply(text)
   })
-  // 'ready' comes on the first connection and after every reconnection (ioredis resubscribes).
-  subscriber.on('ready', () => void load())
-  client.on('ready', () => void load())
-  subscriber.subscribe(channel).catch(() => {
-    // Reported by the client's error notices; ioredis subscribes again once connected.
+  // 'ready' comes on the first connection and after every reconnection. The set is read only once
+  // the subscription is in place, so a change published meanwhile is either read or heard.
+  let subscribed = false
+  const tryLoad = () => {
+    if (subscribed && client.status === 'ready') void load()
+  }
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(
+      () => {
+        subscribed = true
+        tryLoad()
+      },
+      () => {
+        // Reported by the client's error notices; tried again on the next 'ready'.
+      },
+    )
   })
+  subscriber.on('close', () => {
+    subscribed = false
+  })
+  client.on('ready', tryLoad)
 
   const unavailable = (error: unknown) =>
     new SharedStateUnavailable(`redis at ${config.url} did not take the change to ${name}`, { cause: error })
+  async function store(member: string, until: number): Promise<void> {
+    if (client.status !== 'ready') throw new Error('not connected')
+    await client.eval(ADD_SCRIPT, 1, key, until, member, Date.now(), channel, JSON.stringify({ a: member, u: until } satisfies Change))
+  }
 
   return {
     until: local.until,
@@ -213,11 +238,11 @@ function shareThroughRedis(
       return members.size
     },
     onAdd: local.onAdd,
+    loaded: () => loadedOnce,
     async add(member, until) {
       added(member, until)
       try {
-        if (client.status !== 'ready') throw new Error('not connected')
-        await client.eval(ADD_SCRIPT, 1, key, until, member, Date.now(), channel, JSON.stringify({ a: member, u: until } satisfies Change))
+        await store(member, until)
       } catch (error) {
         throw unavailable(error)
       }
