@@ -11,9 +11,17 @@ import type { TrustedProxy } from './schema.js'
 export function createClientAddress(trusted: readonly TrustedProxy[]): (req: IncomingMessage) => string {
   const list = new BlockList()
   for (const { address, prefix, family } of trusted) list.addSubnet(address, prefix, family)
+  // Peers are few (the proxies themselves, mostly): their answers are kept, bounded.
+  const known = new Map<string, boolean>()
   const isTrusted = (address: string): boolean => {
-    const family = isIP(address)
-    return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4')
+    let trusted = known.get(address)
+    if (trusted === undefined) {
+      const family = isIP(address)
+      trusted = family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4')
+      if (known.size >= 1024) known.clear()
+      known.set(address, trusted)
+    }
+    return trusted
   }
   return (req) => {
     const peer = plain(req.socket.remoteAddress ?? '')

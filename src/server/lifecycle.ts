@@ -123,6 +123,11 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
   compare('admin.host', running.admin.host, next.admin.host)
   compare('admin.port', running.admin.port, next.admin.port)
   compare('metrics.onMainPort', running.metrics.onMainPort, next.metrics.onMainPort)
+  // Revocations and the lockout are process state, built at start with their Redis connection.
+  compare('admin.tokenFile', running.admin.tokenFile, next.admin.tokenFile)
+  compare('authFailures', JSON.stringify(running.authFailures), JSON.stringify(next.authFailures))
+  compare('trustedProxies', JSON.stringify(running.trustedProxies), JSON.stringify(next.trustedProxies))
+  compare('redis.url (revocations, lockout)', running.redis?.url, next.redis?.url)
   return changed
 }
 

@@ -45,8 +45,6 @@ class Exchange implements ForwardListener {
   forwarding: Forwarding | undefined = undefined
   /** The bearer token, kept for the life of an event stream it opened (its revocation ends it). */
   token: string | undefined = undefined
-  /** The client address, when the lockout counts failures. */
-  address: string | undefined = undefined
   /** Stops watching an event stream's token (its deadline timer, its revocation). */
   unwatch: (() => void) | undefined = undefined
 
@@ -152,10 +150,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     }
     if (origin !== undefined) setCorsHeaders(res, origin)
     authorizer.checkHttpMethod(req.method ?? '', req.headers)
-    if (lockout !== undefined) {
-      exchange.address = lockout.address(req)
-      lockout.check(exchange.address)
-    }
+    // With nothing blocked the address is not even read.
+    if (lockout !== undefined && lockout.blocked.size > 0) lockout.check(lockout.address(req))
 
     checkTokenOnlyInHeader(req.url ?? '/', req.headers['content-type'])
     const token = extractBearerToken(authorizationHeader(req))
@@ -190,8 +186,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     exchange.reason = known.reason
     // A refused token counts toward the lockout; a request without one (discovery) does not, nor an
     // expired or revoked token, which an honest client meets too.
-    if (exchange.address !== undefined && known.bearerError === 'invalid_token' && !HONEST_FAILURES.has(known.reason)) {
-      lockout?.failed(exchange.address)
+    if (lockout !== undefined && known.bearerError === 'invalid_token' && !HONEST_FAILURES.has(known.reason)) {
+      lockout.failed(lockout.address(exchange.req))
     }
     // A body refused as too large would hold the keep-alive socket
     // until the client finishes sending it; closing after the answer frees it now.
