@@ -65,20 +65,33 @@ const DEFAULT_MAX_ENTRIES = 100_000
 export function createRevocations(options: RevocationsOptions = {}): Revocations {
   const set = createExpiringSet({ name: 'revocations', maxMembers: options.maxEntries ?? DEFAULT_MAX_ENTRIES, redis: options.redis })
   const known = new WeakMap<Principal, string[]>()
-  const ids = (principal: Principal, token: string): string[] => {
+  const idsByHash = (principal: Principal, tokenHash: () => string): string[] => {
     let found = known.get(principal)
     if (found === undefined) {
-      found = idsOf(principal, TokenCache.key(token))
+      found = idsOf(principal, tokenHash())
       known.set(principal, found)
     }
     return found
   }
+  const ids = (principal: Principal, token: string) => idsByHash(principal, () => TokenCache.key(token))
   const watchers = new Set<{ ids: readonly string[]; end: () => void }>()
   const purgers: ((matches: (principal: Principal, tokenHash: string) => boolean) => void)[] = []
+  // Revocations arriving together (a replica reading the whole set) purge the caches in one pass.
+  let pending: Set<string> | undefined
+  const purge = () => {
+    const revoked = pending as Set<string>
+    pending = undefined
+    const matches = (principal: Principal, tokenHash: string) => idsByHash(principal, () => tokenHash).some((id) => revoked.has(id))
+    for (const purger of purgers) purger(matches)
+  }
   set.onAdd((id) => {
     for (const watcher of watchers) if (watcher.ids.includes(id)) watcher.end()
-    const matches = (principal: Principal, tokenHash: string) => idsOf(principal, tokenHash).includes(id)
-    for (const purge of purgers) purge(matches)
+    if (purgers.length === 0) return
+    if (pending === undefined) {
+      pending = new Set()
+      setImmediate(purge)
+    }
+    pending.add(id)
   })
   return {
     set,

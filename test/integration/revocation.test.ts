@@ -40,12 +40,17 @@ function openStream(gw: KeyFileGateway, token: string) {
   })
 }
 
-/** Reads a response to its end: `complete` when it ended cleanly (last chunk), `aborted` when cut. */
-function ending(res: IncomingMessage): Promise<{ how: 'complete' | 'aborted'; at: number; text: string }> {
+/** Reads a response to its end: `complete` when it ended cleanly (last chunk), `aborted` when cut, `open` after 5 s. */
+function ending(res: IncomingMessage): Promise<{ how: 'complete' | 'aborted' | 'open'; at: number; text: string }> {
   let text = ''
   res.setEncoding('utf8')
   res.on('data', (chunk: string) => (text += chunk))
   return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      resolve({ how: 'open', at: Date.now(), text })
+      res.destroy()
+    }, 5000)
+    res.once('close', () => clearTimeout(timer))
     res.once('end', () => resolve({ how: 'complete', at: Date.now(), text }))
     res.once('aborted', () => resolve({ how: 'aborted', at: Date.now(), text }))
     res.once('error', () => resolve({ how: 'aborted', at: Date.now(), text }))
