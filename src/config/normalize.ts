@@ -103,6 +103,10 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     problems.push(...read.problems)
     notices.push(...read.notices)
     adminToken = read.secret
+    // The secret guards revocation, which can lock every user out: it must not be guessable.
+    if (adminToken !== undefined && adminToken.byteLength < 16) {
+      problems.push(`${ctx.name('admin.tokenFile')}=${raw.admin.tokenFile} holds fewer than 16 bytes: use a long random secret (openssl rand -hex 32)`)
+    }
     if (raw.admin.port === undefined) notices.push(`${ctx.name('admin.tokenFile')} is set but there is no admin listener (MCP_ADMIN_PORT)`)
   }
 

@@ -149,7 +149,7 @@ export function createRevocationRoutes(options: RevocationRoutesOptions): (req: 
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string
     const collection = path === '/admin/revocations'
-    const item = path.startsWith('/admin/revocations/') ? decodeURIComponent(path.slice('/admin/revocations/'.length)) : undefined
+    const item = path.startsWith('/admin/revocations/') ? decodeId(path.slice('/admin/revocations/'.length)) : undefined
     if (!collection && item === undefined && path !== '/admin/revoke') return false
     if (!authorized(req)) {
       json(res, 401, { error: 'invalid_token', error_description: 'The admin token is missing or wrong' }, { 'www-authenticate': 'Bearer realm="admin"' })
@@ -174,6 +174,15 @@ export function createRevocationRoutes(options: RevocationRoutesOptions): (req: 
 }
 
 class BodyTooLarge extends Error {}
+
+/** An id as sent in the path; a malformed escape is an id that matches nothing. */
+function decodeId(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []

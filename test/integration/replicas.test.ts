@@ -41,7 +41,7 @@ after(async () => {
 })
 
 /** Starts one replica (all share the canonical URI, as behind one load balancer) and waits until `/readyz` says so. */
-async function startReplica(name: string, redisPort: number, prefix: string, port?: number): Promise<Replica> {
+async function startReplica(name: string, redisPort: number, prefix: string, port?: number, extra: Record<string, unknown> = {}): Promise<Replica> {
   const listenPort = port ?? (await reservePort())
   const adminPort = await reservePort()
   const file = join(fx.dir, `${name}.yaml`)
@@ -53,13 +53,15 @@ async function startReplica(name: string, redisPort: number, prefix: string, por
     authFailures: { limit: '3/1m', block: '1m' },
     trustedProxies: ['127.0.0.1'],
     rateLimit: { enabled: true, rate: '5r/m', redis: `127.0.0.1:${redisPort}`, prefix: `${prefix}-rl`, redisTimeout: '300ms' },
+    ...extra,
   })
   await writeFile(file, stringify(settings))
   const process = spawnServe(['--config', file], {}, name)
   const replica = { name, process, url: `http://127.0.0.1:${listenPort}/mcp`, admin: `http://127.0.0.1:${adminPort}` }
   started.push(replica)
   await process.waitForLine((l) => l.msg === 'listening', `${name} listening`)
-  await until(async () => (await send(`${replica.admin}/readyz`)).status === 200, `${name} ready`, 10_000)
+  // With workers, a worker's 'listening' may come before the primary's admin listener is up.
+  await until(async () => (await send(`${replica.admin}/readyz`).catch(() => ({ status: 0 }))).status === 200, `${name} ready`, 10_000)
   return replica
 }
 
@@ -153,6 +155,33 @@ describe('three replicas on the shared Redis', () => {
     assert.ok(Number(blocked.headers['retry-after']) > 50)
     // Another address is not affected.
     assert.equal((await post(replicas[1] as Replica, good, '198.51.100.24')).status, 200)
+  })
+})
+
+describe('worker processes behind one primary', () => {
+  const prefix = `mcp-workers-revocation-test-${randomUUID()}`
+  let redis: Redis
+  before(() => {
+    redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 })
+  })
+  after(async () => {
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    await redis.quit()
+  })
+
+  test("a revocation posted to the primary's admin listener reaches every worker through Redis", async () => {
+    const replica = await startReplica('workers', 6379, prefix, undefined, { workers: 2 })
+    const jti = `workers-${randomUUID()}`
+    const token = await freshToken(jti)
+    assert.equal((await post(replica, token)).status, 200)
+    assert.equal((await revoke(replica, { jti })).status, 201)
+    // New connections go to the workers in turn: ten in a row refused means both refuse it.
+    await until(async () => (await post(replica, token)).status === 401, 'the first refusal', 1000)
+    const statuses: number[] = []
+    for (let i = 0; i < 10; i++) statuses.push((await post(replica, token)).status)
+    assert.deepEqual(new Set(statuses), new Set([401]))
+    await replica.process.kill()
   })
 })
 
