@@ -91,9 +91,11 @@ export const configSchema = z.strictObject({
     .array(authorizationServerSchema)
     .min(1, 'at least one authorization server is required (MCP_AUTHORIZATION_SERVER)')
     .describe('Trusted authorization servers. Environment variables configure the first one.'),
-  redis: redisSchema.prefault({}).describe('Shared state for several gateways (the introspection cache).'),
+  redis: redisSchema
+    .prefault({})
+    .describe('Shared state for several gateways: the introspection cache, revocations and the failed-authentication lockout.'),
   scopes: scopesSchema.prefault({}),
-  rateLimit: rateLimitSchema.prefault({}).describe('Per-principal rate limits (docs/rate-limiting.md).'),
+  rateLimit: rateLimitSchema.prefault({}).describe('Per-principal, per-client, per-method and per-tool rate limits (docs/rate-limiting.md).'),
   backend: z
     .strictObject({
       url: backendUrl.describe('The MCP server: `host:port` or an http(s) URL. Env: `MCP_BACKEND`.'),

@@ -47,7 +47,7 @@ const burst = z.coerce.number().int().min(0).max(MAX_REQUESTS)
 const toolLimit = z.union([
   rateSchema.transform((rate) => ({ rate, burst: 0 })),
   z.strictObject({
-    rate: rateSchema.describe('The tool\'s rate, like `5r/m`.'),
+    rate: rateSchema.describe('The rate, like `5r/m`.'),
     burst: burst.default(0).describe('Headroom above the rate, as for the principal-wide rate.'),
   }),
 ])

@@ -26,7 +26,7 @@ export const redisSchema = z.strictObject({
   url: redisUrl
     .optional()
     .describe(
-      'Redis holding state shared by several gateways (the introspection cache): `redis://host:6379/0`, ' +
+      'Redis holding state shared by several gateways (introspection cache, revocations, lockout): `redis://host:6379/0`, ' +
         '`rediss://` for TLS, or `host:port`. Unset: each process keeps its own state in memory. Env: `MCP_REDIS_URL`.',
     ),
   passwordFile: z
