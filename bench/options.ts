@@ -61,7 +61,8 @@ Options:
                       always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
                       jwt-rs256-quiet, jwt-rs256-baseline, introspection,
                       introspection-baseline, policy, policy-baseline, direct-1c,
-                      jwt-rs256-1c, jwt-rs256-1c-baseline, node-proxy-1c)
+                      jwt-rs256-1c, jwt-rs256-1c-baseline, node-proxy-1c,
+                      jwt-rs256-revocation, jwt-rs256-lockout)
   --tokens N          memory mode: distinct tokens (default 1000000)
   --soak-minutes N    soak mode: minutes (default 3; --quick 1)
   --out FILE          results file (default bench/results.json)

@@ -11,6 +11,7 @@ import { formatChecks, formatTable, pairedRatio, summarize, type ScenarioSummary
 import { callOnce, mcpRequests } from './requests.js'
 import { writeSection } from './results-file.js'
 import { startTokenEndpointServer } from './token-endpoint-server.js'
+import { reservePort } from '../src/demo/reserve-port.js'
 import {
   baseGatewayEnv,
   mintTokens,
@@ -152,6 +153,16 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     })
   } else {
     skipped.push({ id: 'jwt-rs256-2w', label: 'gateway JWT RS256, 2 workers', reason: `refused: ${twoWorkers.reason}` })
+  }
+
+  // Revocation checking with one revocation held (of a token not in the mix), so every request
+  // computes its ids and looks them up; and the failed-auth lockout on with one address blocked.
+  for (const row of await startStateRows(launch, env, keys, ctx.dir, thr)) {
+    if ('reason' in row) skipped.push(row)
+    else {
+      ctx.defer(() => row.stop())
+      scenarios.push(row.scenario)
+    }
   }
 
   const baselineRoot = options.baseline === undefined ? undefined : createBaselineTree(options.baseline, ctx.dir)
@@ -300,7 +311,9 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   // The 10% targets compare two gateways whose difference is smaller than this machine's drift
   // between two 3 s runs (per-round ratios of the same pair range 0.7-1.6): they are decided by a
   // paired phase of many 1 s runs, the three gateways back to back, the order reversed each cycle.
-  const pairedScenarios = ['introspection', 'jwt-rs256', 'policy', 'exchange'].flatMap((id) => selected.filter((s) => s.id === id))
+  const pairedScenarios = ['jwt-rs256-revocation', 'introspection', 'jwt-rs256', 'policy', 'exchange', 'jwt-rs256-lockout'].flatMap((id) =>
+    selected.filter((s) => s.id === id),
+  )
   const paired =
     options.paired > 0 && pairedScenarios.length > 1 && pairedScenarios.some((s) => s.id === 'jwt-rs256')
       ? await runRounds(pairedScenarios, { ...rounds, rounds: options.paired, duration: PAIRED_SECONDS, warmupSeconds: 1 })
@@ -355,6 +368,76 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     table,
   })
   console.log(`\nwrote ${options.out}`)
+}
+
+/**
+ * `jwt-rs256-revocation` and `jwt-rs256-lockout`: the JWT gateway with revocation checking doing
+ * work (one jti revoked on the admin port) and with the lockout on (`5/5m`, one other address
+ * blocked through a trusted `X-Forwarded-For`). Both compare with `jwt-rs256`.
+ */
+async function startStateRows(
+  launch: Omit<Parameters<typeof tryGateway>[1], 'env'>,
+  env: Record<string, string>,
+  keys: ReturnType<typeof createBenchKeys>,
+  dir: string,
+  connections: number,
+): Promise<(({ scenario: Scenario; stop(): void }) | Skip)[]> {
+  const rows: (({ scenario: Scenario; stop(): void }) | Skip)[] = []
+  const adminTokenFile = join(dir, 'admin-token')
+  writeFileSync(adminTokenFile, 'bench-admin-token-0123456789abcdef\n', { mode: 0o600 })
+  const adminPort = await reservePort()
+  const revocation = await tryGateway('gateway-revocation', { ...launch, env: { ...env, MCP_ADMIN_TOKEN_FILE: adminTokenFile, MCP_ADMIN_PORT: String(adminPort), MCP_ADMIN_HOST: '127.0.0.1' } })
+  if (revocation.ok) {
+    const g = revocation.value
+    const posted = await fetch(`http://127.0.0.1:${adminPort}/admin/revocations`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer bench-admin-token-0123456789abcdef', 'content-type': 'application/json' },
+      body: '{"jti":"bench-revoked-jti"}',
+    })
+    if (posted.status !== 201) rows.push({ id: 'jwt-rs256-revocation', label: 'gateway JWT RS256, revocation checked', reason: `POST /admin/revocations answered ${posted.status}` })
+    rows.push({
+      stop: () => g.child.stop(),
+      scenario: {
+        id: 'jwt-rs256-revocation',
+        label: 'gateway JWT RS256, revocation checked',
+        kind: 'throughput',
+        connections,
+        origin: g.url,
+        targetPid: g.child.pid,
+        requests: mcpRequests(mintTokens(keys.rs256, `${g.url}/mcp`, TOKEN_SET_SIZE)),
+        note: 'one jti revoked (not in the mix): every request looks its ids up',
+      },
+    })
+  } else {
+    rows.push({ id: 'jwt-rs256-revocation', label: 'gateway JWT RS256, revocation checked', reason: `refused: ${revocation.reason}` })
+  }
+  const lockout = await tryGateway('gateway-lockout', { ...launch, env: { ...env, MCP_AUTH_FAILURE_LIMIT: '5/5m', MCP_TRUSTED_PROXIES: '127.0.0.1' } })
+  if (lockout.ok) {
+    const g = lockout.value
+    for (let i = 0; i < 5; i++) {
+      await fetch(`${g.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer not.a.token', 'x-forwarded-for': '203.0.113.1', 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+      })
+    }
+    rows.push({
+      stop: () => g.child.stop(),
+      scenario: {
+        id: 'jwt-rs256-lockout',
+        label: 'gateway JWT RS256, auth lockout on',
+        kind: 'throughput',
+        connections,
+        origin: g.url,
+        targetPid: g.child.pid,
+        requests: mcpRequests(mintTokens(keys.rs256, `${g.url}/mcp`, TOKEN_SET_SIZE)),
+        note: 'MCP_AUTH_FAILURE_LIMIT=5/5m with one other address blocked',
+      },
+    })
+  } else {
+    rows.push({ id: 'jwt-rs256-lockout', label: 'gateway JWT RS256, auth lockout on', reason: `refused: ${lockout.reason}` })
+  }
+  return rows
 }
 
 /** The working tree against `--baseline`, round by round (same round = same machine moment). */
@@ -475,6 +558,16 @@ function checkTargets(
       measured: `CPU ${cpu.toFixed(2)}x JWT, req/s ${rps.toFixed(2)}x JWT (${from})`,
       met: cpu <= 1.15,
     })
+  }
+  // Issue 16: shared-state checks on the request path must not make a request dearer.
+  for (const [id, name] of [
+    ['jwt-rs256-revocation', 'revocation checking on'],
+    ['jwt-rs256-lockout', 'failed-auth lockout on'],
+  ] as const) {
+    if (get(id) === undefined || rs === undefined) continue
+    const cpu = pairedRatio(pairs, id, 'jwt-rs256', (r) => r.targetCpuUs)
+    const rps = pairedRatio(pairs, id, 'jwt-rs256', (r) => r.requestsPerSecond)
+    out.push({ target: `${name}: <= 1.05x JWT gateway CPU per request`, measured: `CPU ${cpu.toFixed(2)}x JWT, req/s ${rps.toFixed(2)}x JWT (${from})`, met: cpu <= 1.05 })
   }
   return out
 }

@@ -34,6 +34,7 @@ export type FailureReason =
   | 'dpop_required'
   | 'certificate_mismatch'
   | 'replay_cache_unavailable'
+  | 'revoked'
   | 'insufficient_scope'
   | 'tool_not_allowed'
   | 'invalid_body'
@@ -55,6 +56,7 @@ export type FailureReason =
   | 'identity_refused'
   | 'identity_unavailable'
   | 'rate_limit_unavailable'
+  | 'auth_blocked'
   | 'not_found'
   | 'client_closed'
   | 'internal'
@@ -217,8 +219,8 @@ export class UpstreamError extends GatewayError {
 
 /** 429, counted only after authentication so a bad token is always a 401. */
 export class RateLimited extends GatewayError {
-  constructor(retryAfter: number, headers?: Readonly<Record<string, string>>) {
-    super(429, 'rate_limited', 'Too many requests', undefined, { retryAfter, ...(headers === undefined ? {} : { headers }) })
+  constructor(retryAfter: number, headers?: Readonly<Record<string, string>>, description = 'Too many requests') {
+    super(429, 'rate_limited', description, undefined, { retryAfter, ...(headers === undefined ? {} : { headers }) })
   }
 }
 

@@ -15,6 +15,8 @@ import {
   metricsHandler,
   shareWithPrimary,
 } from '../observability/metrics.js'
+import { createRevocationRoutes, revocationRouteOptions } from '../revocation/admin-routes.js'
+import { createRevocations, type Revocations } from '../revocation/revocations.js'
 import { startAdminServer, type AdminServer } from '../server/admin.js'
 import { assertionJwks } from '../identity/jwks.js'
 import { startGateway, type RunningGateway } from '../server/http.js'
@@ -112,7 +114,14 @@ async function serveGateway(config: Config, argv: readonly string[]): Promise<nu
   let admin: AdminServer | undefined
   if (worker === undefined && config.admin.port !== undefined) {
     try {
-      admin = await startAdminServer({ host: config.admin.host, port: config.admin.port, metrics, ready, jwks: assertionJwks(config.upstreamIdentity) })
+      admin = await startAdminServer({
+        host: config.admin.host,
+        port: config.admin.port,
+        metrics,
+        ready,
+        jwks: assertionJwks(config.upstreamIdentity),
+        routes: revocationRoutes(config, gateway.revocations),
+      })
     } catch (error) {
       console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)
       await gateway.close({ timeoutMs: 0 })
@@ -202,6 +211,13 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   }
   let draining = false
   let admin: AdminServer | undefined
+  // The workers learn the primary's revocations through Redis; without it they could not.
+  let revocations: Revocations | undefined
+  if (config.admin.token !== undefined && config.redis === undefined) {
+    logger.warn('the revocation routes are off: with several workers they need MCP_REDIS_URL to reach every worker')
+  } else if (config.admin.token !== undefined) {
+    revocations = createRevocations({ redis: config.redis })
+  }
   if (config.admin.port !== undefined) {
     try {
       admin = await startAdminServer({
@@ -210,6 +226,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
         metrics: clusterMetricsSource(),
         ready: async () => !draining && (await pool.ready()),
         jwks: assertionJwks(config.upstreamIdentity),
+        routes: revocations === undefined ? undefined : revocationRoutes(config, revocations),
       })
     } catch (error) {
       console.error(`mcp-resource-gateway: cannot listen: ${listenHint(error, config.admin, 'MCP_ADMIN_PORT')}`)
@@ -235,6 +252,7 @@ async function servePrimary(config: Config, argv: readonly string[]): Promise<nu
   if (stop instanceof Error) logger.fatal(stop.message)
   else logger.info({ signal: stop, timeoutMs: running.shutdownTimeout }, 'draining')
   await admin?.close()
+  await revocations?.close()
   const code = await stopAll(stop instanceof Error ? 1 : 0)
   signals.dispose()
   return code
@@ -254,6 +272,11 @@ async function readConfigForReload(argv: readonly string[]): Promise<Config | un
 function warnRestartOnly(logger: { warn(obj: object, msg: string): void }, running: Config, next: Config): void {
   const kept = restartOnlyChanges(running, next)
   if (kept.length > 0) logger.warn({ settings: kept }, 'these settings change only on restart; their running values are kept')
+}
+
+function revocationRoutes(config: Config, revocations: Revocations) {
+  const options = revocationRouteOptions(config, revocations)
+  return options === undefined ? undefined : createRevocationRoutes(options)
 }
 
 function startAudit(config: Config, stdout: LineWriter): AuditTrail {

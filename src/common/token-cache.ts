@@ -34,9 +34,9 @@ export class TokenCache<T> {
     }
   }
 
-  /** Drops every entry whose value matches (keys removed from a JWKS). */
-  deleteWhere(matches: (value: T) => boolean): void {
-    for (const [key, entry] of this.#entries) if (matches(entry.value)) this.#entries.delete(key)
+  /** Drops every entry whose value (and key, the token's hash) matches: keys removed from a JWKS, a revocation. */
+  deleteWhere(matches: (value: T, key: string) => boolean): void {
+    for (const [key, entry] of this.#entries) if (matches(entry.value, key)) this.#entries.delete(key)
   }
 
   /** Copies `other`'s entries that `keep` accepts, oldest first (a reload keeping an issuer's answers). */

@@ -80,6 +80,11 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_ADMIN_HOST: 'admin.host',
   MCP_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
   MCP_START_WITHOUT_KEYS: 'startWithoutKeys',
+  MCP_ADMIN_TOKEN_FILE: 'admin.tokenFile',
+  MCP_MAX_STREAM_LIFETIME: 'limits.maxStreamLifetime',
+  MCP_AUTH_FAILURE_LIMIT: 'authFailures.limit',
+  MCP_AUTH_FAILURE_BLOCK: 'authFailures.block',
+  MCP_TRUSTED_PROXIES: 'trustedProxies',
 }
 
 /** Booleans given as `on`/`off` in the environment. */

@@ -9,7 +9,7 @@ import { resolveRedisConfig, type RedisConfig } from '../state/redis-config.js'
 import type { ConfigOutput } from './schema.js'
 import { normalizeRateLimit, type RateLimitSettings } from '../ratelimit/settings.js'
 import type { SenderConstraintSettings } from '../token/sender-constraint-config.js'
-import { readSecretFile } from '../common/secret-file.js'
+import { readSecretFile, type Secret } from '../common/secret-file.js'
 import { normalizeUpstreamIdentity, type UpstreamIdentitySettings } from '../identity/settings.js'
 
 export type { ResolvedAuthorizationServer } from '../token/authorization-server-schema.js'
@@ -42,7 +42,12 @@ export interface Config {
   readonly senderConstraint: SenderConstraintSettings
   readonly audit: ConfigOutput['audit']
   readonly metrics: ConfigOutput['metrics']
-  readonly admin: ConfigOutput['admin']
+  readonly admin: ConfigOutput['admin'] & {
+    /** The admin bearer secret (`tokenFile` read); `undefined`: the revocation routes are off. */
+    readonly token: Secret | undefined
+  }
+  readonly authFailures: ConfigOutput['authFailures']
+  readonly trustedProxies: ConfigOutput['trustedProxies']
   /** Milliseconds. */
   readonly shutdownTimeout: number
   readonly strict: boolean
@@ -122,6 +127,19 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
   const workers = raw.workers === 'auto' ? Math.max(1, cpus().length) : raw.workers
   const rateLimit = normalizeRateLimit(raw.rateLimit, ctx.name, problems, notices, workers, ctx.strict, redis !== undefined)
 
+  let adminToken: Secret | undefined
+  if (raw.admin.tokenFile !== undefined) {
+    const read = readSecretFile(raw.admin.tokenFile, ctx.name('admin.tokenFile'), ctx.strict)
+    problems.push(...read.problems)
+    notices.push(...read.notices)
+    adminToken = read.secret
+    // The secret guards revocation, which can lock every user out: it must not be guessable.
+    if (adminToken !== undefined && adminToken.byteLength < 16) {
+      problems.push(`${ctx.name('admin.tokenFile')}=${raw.admin.tokenFile} holds fewer than 16 bytes: use a long random secret (openssl rand -hex 32)`)
+    }
+    if (raw.admin.port === undefined) notices.push(`${ctx.name('admin.tokenFile')} is set but there is no admin listener (MCP_ADMIN_PORT)`)
+  }
+
   if (problems.length > 0) throw new ConfigError(problems)
 
   const config: Config = {
@@ -150,7 +168,9 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     senderConstraint,
     audit: raw.audit,
     metrics: raw.metrics,
-    admin: raw.admin,
+    admin: { ...raw.admin, token: adminToken },
+    authFailures: raw.authFailures,
+    trustedProxies: raw.trustedProxies,
     shutdownTimeout: raw.shutdownTimeout,
     strict: ctx.strict,
     startWithoutKeys: raw.startWithoutKeys,

@@ -8,6 +8,7 @@ import { senderConstraintSchema } from '../token/sender-constraint-config.js'
 import { isLoopbackHost } from '../common/loopback.js'
 import { duration, httpUrl, list, onOff, port, size } from '../common/units.js'
 import { upstreamIdentitySchema } from '../identity/schema.js'
+import { authFailuresSchema, trustedProxiesSchema } from '../lockout/schema.js'
 
 /**
  * MCP authorization §Canonical Server URI: absolute, no fragment; OAuth 2.1 §1.5 asks for https,
@@ -93,9 +94,11 @@ export const configSchema = z.strictObject({
     .array(authorizationServerSchema)
     .min(1, 'at least one authorization server is required (MCP_AUTHORIZATION_SERVER)')
     .describe('Trusted authorization servers. Environment variables configure the first one.'),
-  redis: redisSchema.prefault({}).describe('Shared state for several gateways (the introspection cache, the DPoP replay cache).'),
+  redis: redisSchema
+    .prefault({})
+    .describe('Shared state for several gateways: the introspection cache, the DPoP replay cache, revocations, the failed-authentication lockout, rate limits.'),
   scopes: scopesSchema.prefault({}),
-  rateLimit: rateLimitSchema.prefault({}).describe('Per-principal rate limits (docs/rate-limiting.md).'),
+  rateLimit: rateLimitSchema.prefault({}).describe('Per-principal, per-client, per-method and per-tool rate limits (docs/rate-limiting.md).'),
   senderConstraint: senderConstraintSchema
     .prefault({})
     .describe('Sender-constrained tokens: DPoP proofs and certificate-bound tokens (docs/sender-constrained-tokens.md).'),
@@ -148,6 +151,12 @@ export const configSchema = z.strictObject({
           'Most client connections open at once, per process; at the cap, connections that have not shown ' +
             'a valid token are closed first. Keep it below the file-descriptor limit (docs/deployment.md). ' +
             'Restart to change. Env: `MCP_MAX_CONNECTIONS`.',
+        ),
+      maxStreamLifetime: duration
+        .prefault(0)
+        .describe(
+          'Longest life of an SSE response (0 = until the token expires). Every stream also ends at the ' +
+            "token's `exp` minus the clock skew, and when the token is revoked (docs/security.md). Env: `MCP_MAX_STREAM_LIFETIME`.",
         ),
     })
     .prefault({}),
@@ -242,8 +251,18 @@ export const configSchema = z.strictObject({
         .optional()
         .describe('Port of the admin listener (`/metrics`, `/healthz`, `/readyz`); unset: no admin listener. Env: `MCP_ADMIN_PORT`.'),
       host: z.string().min(1).default('127.0.0.1').describe('Address of the admin listener. Env: `MCP_ADMIN_HOST`.'),
+      tokenFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'File holding the bearer secret of the admin revocation routes (`/admin/revocations`, `/admin/revoke`); ' +
+            'unset: those routes are off. Env: `MCP_ADMIN_TOKEN_FILE`.',
+        ),
     })
     .prefault({}),
+  authFailures: authFailuresSchema.describe('Failed-authentication lockout per client address (docs/security.md).'),
+  trustedProxies: trustedProxiesSchema,
   shutdownTimeout: duration
     .prefault(30)
     .describe(

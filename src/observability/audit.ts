@@ -1,5 +1,5 @@
 import { targetFields, targetKind } from './call-target.js'
-import { events, type DecisionEvent } from './events.js'
+import { events, type DecisionEvent, type RevocationEvent } from './events.js'
 import { isoTime, numberMember, stringMember } from './json-line.js'
 import { createLineWriter, type LineWriter } from './line-writer.js'
 
@@ -73,6 +73,23 @@ export function auditLine(e: DecisionEvent): string {
     stringMember('protocolVersion', e.protocolVersion) +
     stringMember('identity', e.identityMode) +
     stringMember('downstream_aud', e.downstreamAudience) +
+    '}\n'
+  )
+}
+
+/**
+ * An operator's revocation (`admin.revocation`): who (the admin peer), what (the id, a hash, and its
+ * kind), until when, and whether every replica got it. Never the token nor the claim it names.
+ */
+export function revocationLine(e: RevocationEvent): string {
+  return (
+    `{"audit":"admin.revocation","time":"${isoTime(Date.now())}"` +
+    stringMember('action', e.action, true) +
+    stringMember('id', e.id) +
+    stringMember('kind', e.kind) +
+    (e.until === undefined ? '' : stringMember('until', new Date(e.until).toISOString())) +
+    stringMember('by', e.by) +
+    `,"shared":${e.shared}` +
     '}\n'
   )
 }
@@ -153,12 +170,15 @@ export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
     else if (sync !== 'none') out.flushSync()
   }
   events.decision.subscribe(onDecision)
+  const onRevocation = (message: unknown) => out.write(revocationLine(message as RevocationEvent))
+  events.revocation.subscribe(onRevocation)
   return {
     reopen() {
       own?.reopen()
     },
     close() {
       events.decision.unsubscribe(onDecision)
+      events.revocation.unsubscribe(onRevocation)
       own?.end()
     },
   }

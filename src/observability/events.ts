@@ -22,6 +22,8 @@ export const events = {
   tokenExchange: channel('mcp-gateway:token-exchange'),
   /** A configuration reload (SIGHUP) was applied or refused (see `ReloadEvent`). */
   reload: channel('mcp-gateway:reload'),
+  /** An operator revoked tokens or lifted a revocation (see `RevocationEvent` in src/revocation). */
+  revocation: channel('mcp-gateway:revocation'),
 }
 
 export interface DecisionEvent {
@@ -63,7 +65,7 @@ export interface NoticeEvent {
 export interface RateLimitEvent {
   /** `limited`: answered 429. `store_failed_open`/`_closed`: the store gave no verdict (MCP_RATELIMIT_ON_ERROR). */
   outcome: 'limited' | 'store_failed_open' | 'store_failed_closed'
-  /** The limit that refused: `default` (per principal) or `tool:<name>` (configured names only). */
+  /** The limit that refused: `default` (per principal), `client`, `method:<name>` or `tool:<name>` (configured names only). */
   policy: string | undefined
   algorithm: 'fixed_window' | 'token_bucket' | 'gcra'
   store: 'memory' | 'redis'
@@ -109,4 +111,17 @@ export interface TokenExchangeEvent {
   outcome: 'issued' | 'cache_hit' | 'refused' | 'unavailable' | 'app_only'
   /** Round trip to the token endpoint; absent for cache hits and app-only refusals. */
   durationMs?: number
+}
+
+/** Published on `events.revocation` when an operator adds or lifts a revocation (the audit trail). */
+export interface RevocationEvent {
+  action: 'revoke' | 'lift'
+  id: string
+  kind: 'jti' | 'sub' | 'client_id' | 'token' | undefined
+  /** Milliseconds since the epoch; absent for `lift`. */
+  until?: number
+  /** Who asked: the admin listener's peer address. */
+  by: string
+  /** Whether every replica got it (`false`: Redis was unavailable, this process only). */
+  shared: boolean
 }

@@ -65,12 +65,19 @@ export interface ForwardListener {
   forwarded(upstreamMs: number, outcome?: ForwardOutcome): void
   /** Nothing reached the client; the pipeline answers with `error` (502, 504). Called at most once, instead of `forwarded`. */
   failed(error: UpstreamError): void
+  /** The response is an event stream (its headers are out): the pipeline may end it with `endStream`. */
+  streaming?(): void
 }
 
 /** A request on its way: the pipeline says when the client's response closed. */
 export interface Forwarding {
   /** The response closed: unless it was finished, the client went away and the backend request is aborted. */
   clientClosed(): void
+  /**
+   * Ends an event stream cleanly (the chunked body's last chunk, so the client sees an ordinary end
+   * and reconnects) and aborts the backend request: the token that opened it expired or was revoked.
+   */
+  endStream(): void
 }
 
 /**
@@ -189,6 +196,8 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   #waitingDrain = false
   #clientGone = false
   #settled = false
+  /** Ended by `endStream`: the abort that follows is not a failure. */
+  #streamEnded = false
 
   constructor(
     pool: UpstreamPool,
@@ -216,6 +225,15 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     if (this.#settled || this.#res.writableFinished) return
     this.#clientGone = true
     this.#abort(new Error('the client closed the connection'))
+  }
+
+  endStream(): void {
+    if (this.#settled || this.#res.writableEnded) return
+    this.#streamEnded = true
+    const sink = this.#sink
+    this.#sink = undefined
+    sink?.end()
+    this.#abort(new Error('the stream outlived its token'))
   }
 
   #drained(): void {
@@ -254,6 +272,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
       // Headers go out now: a client waits for them before the first event arrives.
       res.flushHeaders()
       trackStream(res)
+      this.#listener.streaming?.()
     }
     if (rewrite === undefined) {
       this.#sink = res
@@ -322,6 +341,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   }
 
   onError(error: Error): void {
+    if (this.#streamEnded) return this.#finish()
     if (error instanceof UpstreamFailure && error.code === 'bad_response') this.#notice(error)
     this.#held = undefined
     if (this.#sink !== undefined && this.#sink !== this.#res) this.#sink.destroy()

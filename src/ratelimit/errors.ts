@@ -7,8 +7,13 @@ export class RateLimitExceeded extends RateLimited {
     headers: Readonly<Record<string, string>>,
     readonly policy: string,
   ) {
-    super(retryAfter, headers)
+    super(retryAfter, headers, `Too many requests: the ${printable(policy)} limit`)
   }
+}
+
+/** A configured policy name as a safe description part (never `=`, quotes or control characters). */
+function printable(policy: string): string {
+  return policy.replace(/[^A-Za-z0-9_.:/-]/g, '_').slice(0, 100)
 }
 
 /**

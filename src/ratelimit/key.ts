@@ -25,6 +25,12 @@ export function principalKey(principal: Principal, missingSubject: 'reject' | 'c
   return createHash('sha256').update(JSON.stringify(identity)).digest('base64url').slice(0, 22)
 }
 
+/** The OAuth client a token was issued to, within its issuer, hashed as `principalKey`; `undefined` without one. */
+export function clientKey(principal: Principal): string | undefined {
+  if (principal.clientId === undefined || principal.clientId === '') return undefined
+  return `client.${createHash('sha256').update(JSON.stringify([principal.issuer, 'client', principal.clientId])).digest('base64url').slice(0, 22)}`
+}
+
 /**
  * `<prefix>:{<principal>}:<policy>:<algorithm>:<requests>/<periodMs>/<burst>`. The braces are a
  * Redis hash tag, so every key of one request lands in one cluster slot and one script can check

@@ -4,7 +4,7 @@ import type { McpCall } from '../jsonrpc/mcp-call.js'
 import type { Principal } from '../token/principal.js'
 import { RateLimitExceeded, RateLimitUnavailable } from './errors.js'
 import { bindingVerdict, rateLimitHeaders, seconds, type PolicyVerdict } from './headers.js'
-import { principalKey, storeKey } from './key.js'
+import { clientKey, principalKey, storeKey } from './key.js'
 import { createMemoryStore } from './memory-store.js'
 import type { Limit } from './rate.js'
 import { createRedisStore } from './redis-store.js'
@@ -30,6 +30,7 @@ export interface RateLimiterOptions {
 }
 
 const DEFAULT_POLICY = 'default'
+const CLIENT_POLICY = 'client'
 
 /**
  * Builds the rate limiter from `config.rateLimit`, or returns undefined when it is off. Runs after
@@ -46,10 +47,11 @@ export function createRateLimiter(
 
   async function check(principal: Principal, call: McpCall | undefined): Promise<Record<string, string>> {
     const who = principalKey(principal, settings.missingSubject)
-    const policies = policiesFor(settings, call)
+    const client = settings.perClient === undefined ? undefined : clientKey(principal)
+    const policies = policiesFor(settings, call, client !== undefined)
     if (policies.length === 0) return {}
     const checks: LimitCheck[] = policies.map(({ policy, limit, cost }) => ({
-      key: storeKey(settings.prefix, who, policy, store.algorithm, limit),
+      key: storeKey(settings.prefix, policy === CLIENT_POLICY ? (client as string) : who, policy, store.algorithm, limit),
       limit,
       cost,
     }))
@@ -107,16 +109,30 @@ interface Policy {
   cost: number
 }
 
-/** The limits this call is subject to, with what it costs against each. */
-export function policiesFor(settings: Pick<RateLimitSettings, 'limit' | 'tools'>, call: McpCall | undefined): Policy[] {
+/**
+ * The limits this call is subject to, with what it costs against each: `default` (per principal,
+ * one per HTTP request), `client` (per OAuth client, one per request; only for a token naming its
+ * client), `method:<name>` and `tool:<name>` (per principal, one per message of that method or
+ * call of that tool in the body).
+ */
+export function policiesFor(
+  settings: Pick<RateLimitSettings, 'limit' | 'tools'> & Partial<Pick<RateLimitSettings, 'methods' | 'perClient'>>,
+  call: McpCall | undefined,
+  hasClient = false,
+): Policy[] {
   const policies: Policy[] = []
   if (settings.limit !== undefined) policies.push({ policy: DEFAULT_POLICY, limit: settings.limit, cost: 1 })
-  if (settings.tools.size === 0 || call === undefined) return policies
+  if (settings.perClient !== undefined && hasClient) policies.push({ policy: CLIENT_POLICY, limit: settings.perClient, cost: 1 })
+  const methods = settings.methods
+  if ((settings.tools.size === 0 && (methods === undefined || methods.size === 0)) || call === undefined) return policies
+  const perMethod = new Map<string, number>()
   const calls = new Map<string, number>()
   for (const message of call.request.messages) {
+    if (message.method !== undefined && methods?.has(message.method) === true) perMethod.set(message.method, (perMethod.get(message.method) ?? 0) + 1)
     if (message.method !== 'tools/call' || message.target === undefined || !settings.tools.has(message.target)) continue
     calls.set(message.target, (calls.get(message.target) ?? 0) + 1)
   }
+  for (const [method, cost] of perMethod) policies.push({ policy: `method:${method}`, limit: methods?.get(method) as Limit, cost })
   for (const [tool, cost] of calls) policies.push({ policy: `tool:${tool}`, limit: settings.tools.get(tool) as Limit, cost })
   return policies
 }

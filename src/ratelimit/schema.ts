@@ -47,7 +47,7 @@ const burst = z.coerce.number().int().min(0).max(MAX_REQUESTS)
 const toolLimit = z.union([
   rateSchema.transform((rate) => ({ rate, burst: 0 })),
   z.strictObject({
-    rate: rateSchema.describe('The tool\'s rate, like `5r/m`.'),
+    rate: rateSchema.describe('The rate, like `5r/m`.'),
     burst: burst.default(0).describe('Headroom above the rate, as for the principal-wide rate.'),
   }),
 ])
@@ -126,9 +126,23 @@ export const rateLimitSchema = z
         'Per-tool limits on `tools/call`, per principal, on top of `rate`: `{ delete_repo: 5r/m }` or ' +
           '`{ delete_repo: { rate: 5r/m, burst: 2 } }`. Each call in a batch counts.',
       ),
+    perClient: toolLimit
+      .optional()
+      .describe(
+        "Requests per OAuth client (the token's `client_id`, `azp`, `cid` or `appid`, within its issuer), shared by " +
+          'every user of that client: `1000r/m` or `{ rate: 1000r/m, burst: 50 }`. A token without a client id is not counted here.',
+      ),
+    methods: z
+      .record(z.string().min(1), toolLimit)
+      .default({})
+      .describe(
+        'Per-method limits, per principal, on top of `rate`: `{ resources/read: 500r/m, tools/call: 100r/m }`. ' +
+          'Each message of that method in a batch counts.',
+      ),
   })
   .superRefine((rateLimit, ctx) => {
-    if (rateLimit.enabled && rateLimit.rate === undefined && Object.keys(rateLimit.tools).length === 0) {
+    const other = Object.keys(rateLimit.tools).length + Object.keys(rateLimit.methods).length + (rateLimit.perClient === undefined ? 0 : 1)
+    if (rateLimit.enabled && rateLimit.rate === undefined && other === 0) {
       ctx.addIssue({ code: 'custom', path: ['rate'], message: 'is required when MCP_RATELIMIT_ENABLED=on (for example 100r/m)' })
     }
     if (rateLimit.redisPasswordFile !== undefined && rateLimit.redis === undefined) {

@@ -12,6 +12,10 @@ export interface RateLimitSettings {
   /** The per-principal limit; undefined when only tools are limited. */
   readonly limit: Limit | undefined
   readonly tools: ReadonlyMap<string, Limit>
+  /** Per JSON-RPC method, per principal. */
+  readonly methods: ReadonlyMap<string, Limit>
+  /** Per OAuth client, across its principals. */
+  readonly perClient: Limit | undefined
   readonly onError: 'deny' | 'allow'
   readonly missingSubject: 'reject' | 'client_id'
   readonly prefix: string
@@ -45,6 +49,8 @@ export function normalizeRateLimit(
     algorithm: raw.algorithm as AlgorithmName,
     limit: raw.rate === undefined ? undefined : { ...raw.rate, burst: raw.burst },
     tools: new Map(Object.entries(raw.tools).map(([tool, t]) => [tool, { ...t.rate, burst: t.burst }])),
+    methods: new Map(Object.entries(raw.methods).map(([method, m]) => [method, { ...m.rate, burst: m.burst }])),
+    perClient: raw.perClient === undefined ? undefined : { ...raw.perClient.rate, burst: raw.perClient.burst },
     onError: raw.onError,
     missingSubject: raw.missingSubject,
     prefix: raw.prefix,

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { listen } from './listen.js'
 import { JWKS_PATH } from '../identity/upstream-identity.js'
 import { jwksHandler } from '../identity/jwks.js'
@@ -14,6 +14,8 @@ export interface AdminOptions {
   jwks?: string | undefined
   /** `/readyz`: whether traffic may be sent (keys loaded, backend reachable, not draining). */
   ready(): Promise<boolean>
+  /** More routes (the revocation routes under `/admin/`): answers and returns true when the path is theirs. */
+  routes?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
 }
 
 export interface AdminServer {
@@ -25,8 +27,9 @@ export interface AdminServer {
 /**
  * The operator's listener, apart from the MCP traffic so that it can stay on a private address
  * (`127.0.0.1` by default) and so that `/metrics` needs no token: `/metrics`, `/healthz` (the
- * process answers), `/readyz` (it should get traffic; 503 while draining), and the assertion
- * JWKS when the gateway signs identity assertions.
+ * process answers) and `/readyz` (it should get traffic; 503 while draining); the assertion JWKS
+ * when the gateway signs identity assertions; with an admin token, the revocation routes
+ * (src/revocation/admin-routes.ts).
  */
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
   const serveMetrics = options.metrics === undefined ? undefined : metricsHandler(options.metrics)
@@ -42,6 +45,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         () => writeJson(res, 503, '{"ready":false}', { 'cache-control': 'no-store' }),
       )
     }
+    if (options.routes?.(req, res) === true) return
     writeJson(res, 404, '{"error":"not_found"}')
   })
   const { host, port } = await listen(server, options.port, options.host)

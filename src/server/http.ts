@@ -11,6 +11,8 @@ import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createConfiguredReplayCache, createConfiguredSenderConstraint, replayCacheIdentity } from './sender-constraint.js'
 import { createVerifier, reloadVerifier } from '../token/create-verifier.js'
+import { createLockout, type Lockout } from '../lockout/lockout.js'
+import { createRevocations, type Revocations } from '../revocation/revocations.js'
 import type { TokenVerifier } from '../token/principal.js'
 import type { ReplayCache } from '../token/replay-cache.js'
 import { createConnectionCap, type ConnectionCap } from './connection-cap.js'
@@ -25,6 +27,10 @@ export interface RunningGateway {
   server: Server
   /** The verifier in use (a reload replaces it). */
   readonly verifier: TokenVerifier
+  /** This process's revocations (shared through Redis when it is set); kept across reloads. */
+  readonly revocations: Revocations
+  /** The failed-authentication lockout, when `authFailures.limit` is set (built at start). */
+  readonly lockout: Lockout | undefined
   /**
    * Builds every part from `next` and swaps them in behind the same listener: connections stay
    * open, requests in flight finish on the old parts. Issuers whose settings did not change keep
@@ -32,7 +38,7 @@ export interface RunningGateway {
    * restart. Throws, keeping everything as it was, when the new TLS files cannot be used.
    */
   reload(next: Config): Promise<void>
-  /** What `/readyz` says: keys loaded and the backend reachable. */
+  /** What `/readyz` says: keys loaded, the backend reachable, the shared revocations read once. */
   ready(): Promise<boolean>
   /**
    * Stops accepting, lets requests in flight and SSE streams finish for up to `timeoutMs`
@@ -55,7 +61,18 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   // The DPoP replay cache outlives reloads that leave it unchanged (see replayCacheIdentity).
   let replay = createConfiguredReplayCache(config)
   let replayIdentity = replayCacheIdentity(config)
-  let parts = buildParts(config, options, cap, replay)
+  // Process state, not configuration: built once, handed to every set of parts a reload builds.
+  const revocations = options.parts?.revocations ?? createRevocations({ redis: config.redis })
+  const lockout = options.parts?.lockout ?? createLockout({ settings: config.authFailures, trustedProxies: config.trustedProxies, redis: config.redis })
+  const state = { revocations, lockout }
+  let parts = buildParts(config, options, cap, replay, state)
+  // A revocation purges the token caches at once (the check after them would refuse anyway).
+  revocations.onRevoked((matches) => parts.verifier.forget?.(matches))
+  const closeState = async () => {
+    await revocations.close()
+    await lockout?.close()
+    await replay.close()
+  }
   // One listener for the server's life: a reload swaps what it calls, never the sockets.
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (config.tls.enabled) res.setHeader('strict-transport-security', HSTS)
@@ -74,7 +91,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
   } catch (error) {
     // A port in use must not leave the backend pool or a Redis client keeping the process alive.
     await closeParts(parts)
-    await replay.close()
+    await closeState()
     throw error
   }
   void parts.verifier.warmUp?.()
@@ -85,6 +102,8 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
     get verifier() {
       return parts.verifier
     },
+    revocations,
+    lockout,
     async reload(next) {
       const keepReplay = replayCacheIdentity(next) === replayIdentity
       const nextReplay = keepReplay ? replay : createConfiguredReplayCache(next)
@@ -98,7 +117,7 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       // Issuers whose settings did not change keep their keys and caches; changed ones are in
       // place once their keys load (src/token/create-verifier.ts).
       const verifier = options.parts?.verifier ?? (await reloadVerifier(parts.verifier, next))
-      const fresh = buildParts(next, options, cap, nextReplay, verifier)
+      const fresh = buildParts(next, options, cap, nextReplay, state, verifier)
       const old = parts
       parts = fresh
       // The forwarder's close waits for the requests (and streams) still running on the old parts.
@@ -108,12 +127,14 @@ export async function startGateway(config: Config, options: StartOptions = {}): 
       replayIdentity = replayCacheIdentity(next)
     },
     async ready() {
+      // A replica that has not read the shared revocations yet could let a revoked token in.
+      if (!revocations.set.loaded()) return false
       return (parts.verifier.ready?.() ?? true) && (await parts.forwarder.reachable())
     },
     async close(closeOptions = {}) {
       await drainServer(server, closeOptions.timeoutMs ?? config.shutdownTimeout)
       await closeParts(parts)
-      await replay.close()
+      await closeState()
     },
   }
 }
@@ -143,6 +164,7 @@ function buildParts(
   options: StartOptions,
   cap: ConnectionCap,
   replay: ReplayCache,
+  state: Pick<GatewayParts, 'revocations' | 'lockout'>,
   verifier = options.parts?.verifier ?? createVerifier(config),
 ): Parts {
   const forwarder =
@@ -170,6 +192,7 @@ function buildParts(
     authenticated: (req) => cap.authenticated(req.socket),
     senderConstraint,
     identity,
+    ...state,
   })
   return { verifier, forwarder, handler, rateLimiter }
 }

@@ -125,6 +125,11 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
   compare('metrics.onMainPort', running.metrics.onMainPort, next.metrics.onMainPort)
   compare('limits.requestTimeout', running.limits.requestTimeout, next.limits.requestTimeout)
   compare('limits.maxConnections', running.limits.maxConnections, next.limits.maxConnections)
+  // Revocations and the lockout are process state, built at start with their Redis connection.
+  compare('admin.tokenFile', running.admin.tokenFile, next.admin.tokenFile)
+  compare('authFailures', JSON.stringify(running.authFailures), JSON.stringify(next.authFailures))
+  compare('trustedProxies', JSON.stringify(running.trustedProxies), JSON.stringify(next.trustedProxies))
+  compare('redis.url (revocations, lockout)', running.redis?.url, next.redis?.url)
   return changed
 }
 

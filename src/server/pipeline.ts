@@ -17,6 +17,9 @@ import { closeIfBodyUnread, metadataAnswer, writeError, writeJson, type Challeng
 import { createRouter } from './routes.js'
 import type { McpCall } from '../jsonrpc/mcp-call.js'
 import type { McpAuthorizer } from './mcp-authorizer.js'
+import type { Lockout } from '../lockout/lockout.js'
+import type { Revocations } from '../revocation/revocations.js'
+import { watchStream } from './stream-lifetime.js'
 
 export interface GatewayParts {
   config: Config
@@ -34,6 +37,10 @@ export interface GatewayParts {
   senderConstraint?: SenderConstraint
   /** What the backend learns about the caller (docs/upstream-identity.md); none when absent. */
   identity?: UpstreamIdentity | undefined
+  /** Revoked tokens (401) and the streams they opened (ended). */
+  revocations?: Revocations | undefined
+  /** Failed-authentication lockout per client address (429 before any token work). */
+  lockout?: Lockout | undefined
 }
 
 /** Per-request state carried through the steps and into the decision event. */
@@ -52,12 +59,17 @@ class Exchange implements ForwardListener {
   decided = false
   /** The identity step that ran, for the audit trail (its mode and downstream audience, never a token). */
   identity: UpstreamIdentity | undefined = undefined
+  /** The bearer token, kept for the life of an event stream it opened (its revocation ends it). */
+  token: string | undefined = undefined
+  /** Stops watching an event stream's token (its deadline timer, its revocation). */
+  unwatch: (() => void) | undefined = undefined
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly id: string,
     readonly refuse: (exchange: Exchange, error: unknown) => void,
+    readonly onStream: (exchange: Exchange) => void,
   ) {}
 
   /**
@@ -68,6 +80,10 @@ class Exchange implements ForwardListener {
   completing(status: number, outcome: ForwardOutcome | undefined): void {
     if (outcome !== undefined) this.reason = outcome
     emitDecision(this, status)
+  }
+
+  streaming(): void {
+    this.onStream(this)
   }
 
   forwarded(upstreamMs: number, outcome: ForwardOutcome | undefined): void {
@@ -84,6 +100,7 @@ class Exchange implements ForwardListener {
 
   /** The response's one 'close' listener: a forwarding learns the client is gone, then the decision goes out. */
   closed(): void {
+    this.unwatch?.()
     this.forwarding?.clientClosed()
     emitDecision(this)
   }
@@ -97,21 +114,24 @@ class Exchange implements ForwardListener {
  *   2. route            metadata | health | readiness | extra | MCP path | 404
  *   3. checkOrigin      invalid Origin: 403; CORS preflight answered without a token
  *   4. checkHttpMethod  405 with `Allow`, per protocol version
- *   5. extractToken     RFC 6750 §2.1 header only, `Bearer` or `DPoP` (RFC 9449 §7.1);
+ *   5. checkLockout     an address blocked for refused tokens: 429, before any token work
+ *   6. extractToken     RFC 6750 §2.1 header only, `Bearer` or `DPoP` (RFC 9449 §7.1);
  *                       `access_token` in the query or a form body: 400
- *   6. verifyToken      signature/claims or introspection, then audience and issuer; then the
- *                       token's binding: DPoP proof (RFC 9449) or client certificate (RFC 8705)
- *   7. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
- *   8. authorize        required scopes, per method, per tool/prompt/resource
- *   9. admit            rate limits (after authentication: a bad token is a 401, never a 429)
- *  10. identifyCaller   the identity the backend gets instead of the client's token: an exchanged
+ *   7. verifyToken      signature/claims or introspection, then audience and issuer; then the
+ *                       token's binding (DPoP proof, RFC 9449, or client certificate, RFC 8705),
+ *                       then revocation
+ *   8. readMcpRequest   bounded body, protocol version, Mcp-Method/Mcp-Name against the body
+ *   9. authorize        required scopes, per method, per tool/prompt/resource
+ *  10. admit            rate limits (after authentication: a bad token is a 401, never a 429)
+ *  11. identifyCaller   the identity the backend gets instead of the client's token: an exchanged
  *                       token, a signed assertion or plain headers (none unless configured)
- *  11. forward          no Authorization, DPoP (nor Cookie, unless asked) upstream; streamed both
- *                       ways; lists filtered if asked
- *  12. emitDecision     one event per request, consumed by logs, metrics and the audit trail
+ *  12. forward          no Authorization, DPoP (nor Cookie, unless asked) upstream; streamed both
+ *                       ways; lists filtered if asked; an event stream ends with its token
+ *  13. emitDecision     one event per request, consumed by logs, metrics and the audit trail
  */
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
-  const { config, verifier, forwarder, authorizer } = parts
+  const { config, verifier, forwarder, authorizer, revocations, lockout } = parts
+  const onStream = watchStream(config, revocations)
   const senderConstraint =
     parts.senderConstraint ?? createConfiguredSenderConstraint(config, createConfiguredReplayCache(config, { shared: false }))
   const dpop = config.senderConstraint.dpop
@@ -138,7 +158,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
   })
 
   return function handleRequest(req, res) {
-    const exchange = new Exchange(req, res, requestId(req), refuse)
+    const exchange = new Exchange(req, res, requestId(req), refuse, onStream)
     // 'close' is emitted once: `on` spares the once-wrapper.
     res.on('close', () => exchange.closed())
     const refused = refuseRequestHead(req)
@@ -172,6 +192,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     }
     if (origin !== undefined) setCorsHeaders(res, origin)
     authorizer.checkHttpMethod(req.method ?? '', req.headers)
+    // With nothing blocked the address is not even read.
+    if (lockout !== undefined && lockout.blocked.size > 0) lockout.check(lockout.address(req))
 
     checkTokenOnlyInHeader(req.url ?? '/', req.headers['content-type'])
     const credentials = extractCredentials(authorizationHeader(req), dpop !== 'off')
@@ -181,7 +203,9 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     const principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token, { clientAddress: req.socket.remoteAddress }))
     const binding = senderConstraint.check(req, credentials, principal)
     if (binding !== undefined) await binding
+    revocations?.check(principal, token)
     exchange.principal = principal
+    exchange.token = token
     parts.authenticated?.(req)
 
     let body: Buffer | undefined
@@ -214,6 +238,11 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
         ? error
         : new GatewayError(500, 'internal', 'Internal error', undefined, { cause: error })
     exchange.reason = known.reason
+    // A refused token counts toward the lockout; a request without one (discovery) does not, nor an
+    // expired or revoked token, which an honest client meets too.
+    if (lockout !== undefined && known.bearerError === 'invalid_token' && !HONEST_FAILURES.has(known.reason)) {
+      lockout.failed(lockout.address(exchange.req))
+    }
     if (!exchange.res.headersSent) exchange.res.setHeader('x-request-id', exchange.id)
     if (!(error instanceof GatewayError) && events.notice.hasSubscribers) {
       events.notice.publish({ level: 'error', message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` })
@@ -304,6 +333,9 @@ function authorizationHeader(req: IncomingMessage): string | string[] | undefine
   }
   return found
 }
+
+/** Refused tokens that do not count toward the failed-authentication lockout. */
+const HONEST_FAILURES: ReadonlySet<FailureReason> = new Set(['expired', 'revoked'])
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

@@ -11,6 +11,8 @@ export interface RedisClientOptions {
    * command timeout, and a lost one is reported by `available`.
    */
   readonly failFast?: boolean
+  /** `false` leaves keys unprefixed (a subscriber: ioredis never prefixes channels, callers do). */
+  readonly keyPrefix?: boolean
 }
 
 export interface RedisClient {
@@ -36,7 +38,7 @@ export function createRedisClient(config: RedisConfig, options: RedisClientOptio
   const settings: RedisOptions = {
     ...(config.username === undefined ? {} : { username: config.username }),
     ...(config.password === undefined ? {} : { password: config.password.reveal() }),
-    ...(config.keyPrefix === '' ? {} : { keyPrefix: config.keyPrefix }),
+    ...(config.keyPrefix === '' || options.keyPrefix === false ? {} : { keyPrefix: config.keyPrefix }),
     commandTimeout: config.commandTimeout,
     connectTimeout: failFast ? config.commandTimeout : Math.max(config.commandTimeout, 2_000),
     maxRetriesPerRequest: failFast ? 0 : 1,
@@ -66,14 +68,22 @@ export function createRedisClient(config: RedisConfig, options: RedisClientOptio
         throw error
       }
     },
-    async close() {
-      try {
-        await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 500).unref())])
-      } catch {
-        // Not connected: nothing to say goodbye to.
-      } finally {
-        client.disconnect()
-      }
-    },
+    close: () => closeRedisClient(client),
+  }
+}
+
+/** Whether a client can take a command now (while reconnecting, commands would wait or fail). */
+export function isRedisConnected(client: Redis): boolean {
+  return client.status === 'ready'
+}
+
+/** Quits politely, or drops the connection when Redis is not there to answer within half a second. */
+export async function closeRedisClient(client: Redis): Promise<void> {
+  try {
+    await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 500).unref())])
+  } catch {
+    // Not connected: nothing to say goodbye to.
+  } finally {
+    client.disconnect()
   }
 }

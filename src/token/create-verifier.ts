@@ -136,6 +136,11 @@ function assemble(
       return (await Promise.all(issuers.map((i) => i.warmUp()))).every(Boolean)
     },
     ready: () => issuers.every((i) => i.ready()),
+    forget(matches) {
+      router.forget?.(matches)
+      // An introspector that no route reaches still holds answers of its own.
+      for (const issuer of issuers) if (issuer.introspector !== undefined) issuer.introspector.forget?.(matches)
+    },
     async close() {
       router.detach()
       const parts = [...owned]

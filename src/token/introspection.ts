@@ -210,6 +210,9 @@ export function createIntrospectionVerifier(as: ResolvedAuthorizationServer, opt
       }
     },
     ready: () => endpoint !== undefined,
+    forget(matches) {
+      principals.deleteWhere(matches)
+    },
     async close() {
       await client.close()
     },

@@ -39,5 +39,10 @@ export interface TokenVerifier {
    * function that unregisters it.
    */
   onKeysRemoved?(listener: (kids: ReadonlySet<string | undefined>) => void): () => void
+  /**
+   * Drops cached answers whose principal (or token hash) matches, at once: a revoked token is not
+   * served from a cache any more.
+   */
+  forget?(matches: (principal: Principal, tokenHash: string) => boolean): void
   close?(): Promise<void>
 }

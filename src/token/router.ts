@@ -104,6 +104,10 @@ export function createTokenRouter(
       return results.every(Boolean)
     },
     ready: () => verifiers.every((v) => v.ready?.() ?? true),
+    forget(matches) {
+      cache.deleteWhere((entry, key) => matches(entry.principal, key))
+      for (const verifier of verifiers) verifier.forget?.(matches)
+    },
     detach,
     async close() {
       detach()

@@ -114,7 +114,7 @@ describe('rate limiting in memory (one gateway)', () => {
     const retryAfter = Number(refused.headers['retry-after'])
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${refused.headers['retry-after']}`)
     assert.deepEqual(headerLines(refused, 'www-authenticate'), [], 'a 429 is no Bearer challenge')
-    assert.deepEqual(JSON.parse(refused.body), { error: 'rate_limited', error_description: 'Too many requests' })
+    assert.deepEqual(JSON.parse(refused.body), { error: 'rate_limited', error_description: 'Too many requests: the default limit' })
     assert.equal(backend.requests.length - before, 3)
     // Under the limit, the token still never went upstream (nginx-mcp-resource N37).
     for (const request of backend.requests.slice(before)) assert.equal(request.headers['authorization'], undefined)
@@ -155,6 +155,41 @@ describe('per-tool limits (file)', () => {
     const second = await post(gw, dave, toolCall('echo', 2))
     assert.equal(second.status, 429)
     assert.equal((await post(gw, dave)).status, 200, 'initialize is not an echo call')
+  })
+})
+
+describe('per-client and per-method limits (file)', () => {
+  async function clientToken(subject: string, clientId: string): Promise<string> {
+    const claims = accessTokenClaims({ issuer: ISSUER, audience: CANONICAL, scope: 'mcp:read', subject, clientId, expiresInSeconds: 600 })
+    return mintJwt({ key: keys.rsa, claims })
+  }
+
+  test('perClient: the users of one client share its budget; another client has its own; the 429 names the limit', async () => {
+    const file = join(dir, 'per-client.yaml')
+    writeFileSync(file, stringify({ rateLimit: { enabled: true, rate: '100r/m', perClient: '3r/m' } }))
+    const gw = await gateway({}, ['--config', file])
+    const statuses = []
+    for (const user of ['u1', 'u2', 'u3', 'u4']) statuses.push((await post(gw, `Bearer ${await clientToken(user, 'shared-app')}`)).status)
+    assert.deepEqual(statuses, [200, 200, 200, 429])
+    const refused = await post(gw, `Bearer ${await clientToken('u5', 'shared-app')}`)
+    assert.deepEqual(JSON.parse(refused.body), { error: 'rate_limited', error_description: 'Too many requests: the client limit' })
+    assert.match(String(refused.headers['ratelimit-policy']), /"client";q=3;w=60/)
+    assert.equal((await post(gw, `Bearer ${await clientToken('u1', 'other-app')}`)).status, 200)
+  })
+
+  test('methods: tools/call limited apart from other methods; all-or-nothing (a refused call spends no other budget)', async () => {
+    const file = join(dir, 'methods.yaml')
+    writeFileSync(file, stringify({ rateLimit: { enabled: true, rate: '3r/m', methods: { 'tools/call': '1r/m' } } }))
+    const gw = await gateway({}, ['--config', file])
+    const frank = `Bearer ${await token('frank-methods')}`
+    assert.equal((await post(gw, frank, toolCall('echo'))).status, 200)
+    const second = await post(gw, frank, toolCall('echo', 2))
+    assert.equal(second.status, 429)
+    assert.equal(JSON.parse(second.body).error_description, 'Too many requests: the method:tools/call limit')
+    // The refused call did not spend the per-principal budget: two more requests of another method pass.
+    assert.equal((await post(gw, frank)).status, 200)
+    assert.equal((await post(gw, frank)).status, 200)
+    assert.equal((await post(gw, frank)).status, 429)
   })
 })
 

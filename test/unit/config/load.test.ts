@@ -623,3 +623,32 @@ describe('loadConfig: unknown MCP_* variables (issue 12 item 3)', () => {
     assert.deepEqual(problems.filter((p) => p.includes('is not a variable of this gateway')), [])
   })
 })
+
+describe('loadConfig: replicas settings', () => {
+  test('MCP_ADMIN_TOKEN_FILE: read as a secret; a short one is refused', async () => {
+    const good = join(dir, 'admin-token-good')
+    await writeFile(good, 'a-long-enough-admin-secret-value\n', { mode: 0o600 })
+    const config = await loadConfig({ env: { ...BASE, MCP_ADMIN_TOKEN_FILE: good, MCP_ADMIN_PORT: '9100' } })
+    assert.equal(config.admin.token?.reveal(), 'a-long-enough-admin-secret-value')
+    assert.ok(!JSON.stringify(config).includes('a-long-enough'), 'the secret never prints')
+    const short = join(dir, 'admin-token-short')
+    await writeFile(short, 'short\n', { mode: 0o600 })
+    assertProblems(await problemsOf({ ...BASE, MCP_ADMIN_TOKEN_FILE: short }), [['MCP_ADMIN_TOKEN_FILE=', 'fewer than 16 bytes']])
+  })
+
+  test('lockout, trusted proxies and stream lifetime from the environment', async () => {
+    const config = await loadConfig({
+      env: { ...BASE, MCP_AUTH_FAILURE_LIMIT: '5/5m', MCP_AUTH_FAILURE_BLOCK: '15m', MCP_TRUSTED_PROXIES: '10.0.0.0/8, ::1', MCP_MAX_STREAM_LIFETIME: '1h' },
+    })
+    assert.deepEqual(config.authFailures, { limit: { failures: 5, periodMs: 300_000 }, block: 900_000 })
+    assert.deepEqual(config.trustedProxies.map((p) => `${p.address}/${p.prefix}`), ['10.0.0.0/8', '::1/128'])
+    assert.equal(config.limits.maxStreamLifetime, 3_600_000)
+    const off = await loadConfig({ env: BASE })
+    assert.equal(off.authFailures.limit, undefined)
+    assert.equal(off.admin.token, undefined)
+    assertProblems(await problemsOf({ ...BASE, MCP_AUTH_FAILURE_LIMIT: 'five', MCP_TRUSTED_PROXIES: 'proxy.local' }), [
+      ['MCP_AUTH_FAILURE_LIMIT: ', '5/5m'],
+      ['MCP_TRUSTED_PROXIES: ', 'CIDR'],
+    ])
+  })
+})

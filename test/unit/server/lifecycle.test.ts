@@ -54,6 +54,14 @@ describe('restartOnlyChanges', () => {
     })
     assert.deepEqual(restartOnlyChanges(running, next), ['listen.port', 'workers', 'admin.port', 'metrics.onMainPort'])
   })
+
+  test('the lockout, trusted proxies and the shared Redis of revocations are built at start', async () => {
+    const running = await loadConfig({ env: BASE_ENV })
+    const next = await loadConfig({
+      env: { ...BASE_ENV, MCP_AUTH_FAILURE_LIMIT: '5/5m', MCP_TRUSTED_PROXIES: '10.0.0.0/8', MCP_REDIS_URL: '127.0.0.1:6379' },
+    })
+    assert.deepEqual(restartOnlyChanges(running, next), ['authFailures', 'trustedProxies', 'redis.url (revocations, lockout)'])
+  })
 })
 
 describe('drainServer', () => {
