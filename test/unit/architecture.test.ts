@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['jsonrpc', 'metadata', 'observability'],
   ['state', 'proxy'],
   ['token'],
-  ['identity', 'policy', 'ratelimit'],
+  ['identity', 'lockout', 'policy', 'ratelimit', 'revocation'],
   ['config'],
   ['server'],
   ['check', 'library', 'probe'],
