@@ -12,7 +12,6 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler'
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'
 import { loadConfig } from '../../src/config/load.js'
-import { knownEnvNames } from '../../src/config/env.js'
 import { helm } from '../support/helm.js'
 
 /**
@@ -71,11 +70,6 @@ async function loadRenderedConfig(objects: K8sObject[], dir: string) {
     env.MCP_CONFIG = join(dir, 'gateway.yaml')
     await writeFile(env.MCP_CONFIG, files['gateway.yaml'] ?? '')
   }
-  // Settings of the runtime half of issue 16 (admin revocation token, failed-auth lockout,
-  // trusted proxies): checked once this gateway knows them, left out until then.
-  const known = new Set(knownEnvNames())
-  const pending = ['MCP_ADMIN_TOKEN_FILE', 'MCP_AUTH_FAILURE_LIMIT', 'MCP_AUTH_FAILURE_BLOCK', 'MCP_TRUSTED_PROXIES']
-  for (const name of pending) if (!known.has(name)) delete env[name]
   return loadConfig({ env, argv: [] })
 }
 
