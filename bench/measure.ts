@@ -6,8 +6,11 @@ import { clockTicks, cpuSeconds, machineJiffies } from './proc-stats.js'
 export interface Scenario {
   readonly id: string
   readonly label: string
-  readonly kind: 'throughput' | 'latency'
+  /** `rate`: open-loop load at `rate` req/s (its reference is `direct@<rate>`). */
+  readonly kind: 'throughput' | 'latency' | 'rate'
   readonly connections: number
+  /** Requests per second, for `rate` rows. */
+  readonly rate?: number
   readonly origin: string
   /** The process whose CPU is the scenario's own (the backend itself for the direct rows). */
   readonly targetPid: number
@@ -54,7 +57,7 @@ export async function measure(
   const wall0 = performance.now()
   const result = await runLoad(
     generator,
-    { origin: scenario.origin, requests: scenario.requests, connections: scenario.connections, durationSeconds },
+    { origin: scenario.origin, requests: scenario.requests, connections: scenario.connections, durationSeconds, rate: scenario.rate },
     dir,
   )
   const machine1 = machineJiffies()

@@ -10,9 +10,10 @@ export interface NginxProxy {
 
 /**
  * The C reference: a plain nginx reverse proxy with a keep-alive upstream pool and no auth, so its
- * figure is the floor for "any proxy at all". One worker, like one gateway process; access log off
- * (the gateway logs nothing per allowed request at the default level either). The generated
- * config lives in a temp directory; nginx runs in the foreground as our child.
+ * figure is the floor for "any proxy at all". One worker, like one gateway process; its access log
+ * on, one `combined` line per request written unbuffered (nginx's default), to /dev/null like the
+ * gateway's access line and audit record: the write is made and charged, nothing is kept. The
+ * generated config lives in a temp directory; nginx runs in the foreground as our child.
  */
 export async function startNginx(nginxPath: string, backendOrigin: string, dir: string): Promise<NginxProxy> {
   const root = join(dir, 'nginx')
@@ -25,7 +26,7 @@ pid ${root}/nginx.pid;
 error_log ${root}/logs/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log /dev/null combined;
   client_body_temp_path ${root}/body;
   proxy_temp_path ${root}/proxy;
   fastcgi_temp_path ${root}/fastcgi;

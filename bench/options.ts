@@ -11,6 +11,8 @@ export interface BenchOptions {
   readonly rounds: number
   /** Cycles of the paired phase (introspection, JWT RS256, policy in 1 s runs); 0: none. */
   readonly paired: number
+  /** Fixed rates (req/s) of the open-loop rows; empty: none. */
+  readonly rates: readonly number[]
   /** Connections of the throughput runs. */
   readonly connections: number
   /** `auto`: wrk when on PATH, else autocannon. */
@@ -44,6 +46,9 @@ Options:
   --rounds N          rounds (default 5; more, shorter rounds resist drift better)
   --paired N          cycles of the paired phase that decides the two 10% targets: introspection,
                       JWT RS256 and policy back to back in 1 s runs (default 20; --quick 6; 0: off)
+  --rate R1,R2        also run JWT RS256, introspection, nginx and direct at these fixed rates
+                      (req/s, open-loop, paced by bench/load/paced-child.ts; default 2000,5000;
+                      0: none)
   --connections N     connections of throughput runs (default 64)
   --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
   --dist              run this repository's dist/cli/main.js (npm run build) instead of
@@ -57,7 +62,8 @@ Options:
                       always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
                       jwt-rs256-quiet, jwt-rs256-baseline, introspection,
                       introspection-baseline, policy, policy-baseline, direct-1c,
-                      jwt-rs256-1c, jwt-rs256-1c-baseline, node-proxy-1c)
+                      jwt-rs256-1c, jwt-rs256-1c-baseline, nginx-1c, node-proxy-1c;
+                      at a fixed rate: direct@R, nginx@R, jwt-rs256@R, introspection@R)
   --tokens N          memory mode: distinct tokens (default 1000000)
   --out FILE          results file (default bench/results.json)
   --verbose           echo the gateway's stderr`
@@ -74,6 +80,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       rounds: { type: 'string' },
       paired: { type: 'string' },
       connections: { type: 'string' },
+      rate: { type: 'string' },
       loadgen: { type: 'string', default: 'auto' },
       dist: { type: 'boolean', default: false },
       tsx: { type: 'boolean', default: false },
@@ -103,6 +110,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     duration: positive('--duration', values.duration, quick ? 2 : 3),
     rounds: positive('--rounds', values.rounds, quick ? 2 : 5),
     paired: values.paired === '0' ? 0 : positive('--paired', values.paired, quick ? 6 : 20),
+    rates: parseRates(values.rate ?? '2000,5000'),
     connections: positive('--connections', values.connections, 64),
     loadgen,
     dist: values.dist,
@@ -113,6 +121,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     out: values.out ?? new URL('./results.json', import.meta.url).pathname,
     verbose: values.verbose,
   }
+}
+
+function parseRates(raw: string): number[] {
+  if (raw === '0') return []
+  return raw.split(',').filter((s) => s !== '').map((s) => positive('--rate', s, 0))
 }
 
 function positive(flag: string, raw: string | undefined, fallback: number): number {

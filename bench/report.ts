@@ -3,7 +3,7 @@ import { median, type RunRecord, type Scenario } from './measure.js'
 export interface ScenarioSummary {
   readonly id: string
   readonly label: string
-  readonly kind: 'throughput' | 'latency'
+  readonly kind: 'throughput' | 'latency' | 'rate'
   readonly connections: number
   readonly note: string | undefined
   readonly rounds: number
@@ -25,12 +25,15 @@ export interface ScenarioSummary {
   readonly otherCores: number
 }
 
-/** Direct rows are the reference of their kind: `direct` (throughput) and `direct-1c` (latency). */
+/**
+ * Direct rows are the reference of their kind: `direct` (throughput), `direct-1c` (latency) and
+ * `direct@<rate>` (the same fixed rate).
+ */
 export function summarize(scenarios: readonly Scenario[], runs: ReadonlyMap<string, readonly RunRecord[]>): ScenarioSummary[] {
-  const reference = (kind: Scenario['kind']) => runs.get(kind === 'throughput' ? 'direct' : 'direct-1c') ?? []
+  const reference = (s: Scenario) => runs.get(s.kind === 'throughput' ? 'direct' : s.kind === 'latency' ? 'direct-1c' : `direct@${s.rate}`) ?? []
   return scenarios.map((s) => {
     const own = runs.get(s.id) ?? []
-    const ref = reference(s.kind)
+    const ref = reference(s)
     const paired = (f: (a: RunRecord, b: RunRecord) => number) =>
       median(own.map((r) => ref.find((d) => d.round === r.round)).map((d, i) => (d === undefined ? Number.NaN : f(own[i] as RunRecord, d))))
     const loadgen = own.map((r) => r.loadgenCpuUs).filter((v): v is number => v !== undefined)
