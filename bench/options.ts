@@ -54,10 +54,10 @@ Options:
   --dist              run this repository's dist/cli/main.js (npm run build) instead of
                       compiling src/ into a temp tree first (the default: the gateway as shipped)
   --tsx               run src/ through tsx (starts sooner; closures cost more per request)
-  --baseline REF      add a gateway whose src/proxy/ (the whole directory) and
-                      src/token/verified-cache.ts come from git REF (before/after, same run);
-                      REF "." copies the working tree unchanged (A/A check); an absolute
-                      path runs that prepared copy of the repository instead
+  --baseline REF      add a gateway whose src/proxy/, src/server/, src/token/ and
+                      src/observability/ (whole directories) come from git REF (before/after,
+                      same run); REF "." copies the working tree unchanged (A/A check); an
+                      absolute path runs that prepared copy of the repository instead
   --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows
                       always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
                       jwt-rs256-quiet, jwt-rs256-baseline, introspection,
