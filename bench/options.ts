@@ -38,7 +38,8 @@ Modes (default: throughput table):
   --memory            push many distinct tokens through the gateway and sample its RSS
   --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile);
                       --only jwt-rs256-quiet: access log and audit trail off; --only policy:
-                      per-tool scopes and list filtering on; --only introspection: opaque tokens
+                      per-tool scopes and list filtering on; --only introspection: opaque tokens;
+                      --rate R: under open-loop load at R req/s instead of saturation
 
 Options:
   --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
@@ -110,7 +111,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     duration: positive('--duration', values.duration, quick ? 2 : 3),
     rounds: positive('--rounds', values.rounds, quick ? 2 : 5),
     paired: values.paired === '0' ? 0 : positive('--paired', values.paired, quick ? 6 : 20),
-    rates: parseRates(values.rate ?? '2000,5000'),
+    // The table runs fixed rates by default; --profile only when asked (its first rate).
+    rates: parseRates(values.rate ?? (modes[0] === undefined ? '2000,5000' : '0')),
     connections: positive('--connections', values.connections, 64),
     loadgen,
     dist: values.dist,

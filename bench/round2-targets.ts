@@ -45,7 +45,7 @@ export function checkRound2Targets(
     const r = pairedRatio(runs, 'jwt-rs256', 'nginx', cpu)
     out.push({ target: 'JWT (warm) CPU/req at saturation <= 2.0x nginx reverse proxy (access log on)', measured: `${r.toFixed(2)}x`, met: r <= 2.0 })
   } else {
-    out.push({ target: 'JWT (warm) CPU/req at saturation <= 2.0x nginx reverse proxy (access log on)', measured: 'not measured (nginx not installed)', met: undefined })
+    out.push({ target: 'JWT (warm) CPU/req at saturation <= 2.0x nginx reverse proxy (access log on)', measured: 'not measured (no nginx row: not installed or not selected)', met: undefined })
   }
 
   // 3. What a request costs at a moderate fixed rate against the same gateway saturated.
@@ -80,7 +80,7 @@ export function checkRound2Targets(
         met: ng.addedP50Ms > 0 ? r <= 1.3 : undefined,
       })
     } else {
-      out.push({ target, measured: 'not measured (nginx not installed or rows not selected)', met: undefined })
+      out.push({ target, measured: 'not measured (no nginx-1c or jwt-rs256-1c row: nginx not installed or not selected)', met: undefined })
     }
   }
 
