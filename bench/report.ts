@@ -18,6 +18,9 @@ export interface ScenarioSummary {
   readonly targetCpuUsPerRequest: number
   readonly backendCpuUsPerRequest: number
   readonly loadgenCpuUsPerRequest: number | undefined
+  /** Medians over the rounds, per response (`RunRecord.targetWakeups`, `targetSyscalls`). */
+  readonly wakeupsPerRequest: number
+  readonly syscallsPerRequest: number
   readonly failures: number
   /** Median share of the machine's CPU (all cores) busy during the runs. */
   readonly machineBusy: number
@@ -52,6 +55,8 @@ export function summarize(scenarios: readonly Scenario[], runs: ReadonlyMap<stri
       targetCpuUsPerRequest: median(own.map((r) => r.targetCpuUs)),
       backendCpuUsPerRequest: median(own.map((r) => r.backendCpuUs)),
       loadgenCpuUsPerRequest: loadgen.length === 0 ? undefined : median(loadgen),
+      wakeupsPerRequest: median(own.map((r) => r.targetWakeups)),
+      syscallsPerRequest: median(own.map((r) => r.targetSyscalls)),
       failures: own.reduce((n, r) => n + r.failures, 0),
       machineBusy: median(own.map((r) => r.machineBusy)),
       otherCores: median(own.map((r) => r.otherCores)),
@@ -84,7 +89,7 @@ export interface TargetCheck {
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-')
 
 export function formatTable(summaries: readonly ScenarioSummary[]): string {
-  const header = ['scenario', 'conns', 'req/s', 'x direct', 'p50 ms', 'p99 ms', '+p50 ms', 'cpu µs/req', 'backend µs/req', 'loadgen µs/req', 'machine busy', 'others (cores)', 'failures']
+  const header = ['scenario', 'conns', 'req/s', 'x direct', 'p50 ms', 'p99 ms', '+p50 ms', 'cpu µs/req', 'wake-ups/req', 'syscalls/req', 'backend µs/req', 'loadgen µs/req', 'machine busy', 'others (cores)', 'failures']
   const rows = summaries.map((s) => [
     s.label,
     String(s.connections),
@@ -94,6 +99,8 @@ export function formatTable(summaries: readonly ScenarioSummary[]): string {
     fmt(s.p99Ms, 3),
     s.id.startsWith('direct') ? '-' : fmt(s.addedP50Ms, 3),
     fmt(s.targetCpuUsPerRequest),
+    fmt(s.wakeupsPerRequest, 2),
+    fmt(s.syscallsPerRequest, 1),
     fmt(s.backendCpuUsPerRequest),
     s.loadgenCpuUsPerRequest === undefined ? '-' : fmt(s.loadgenCpuUsPerRequest),
     `${fmt(s.machineBusy * 100)}%`,
