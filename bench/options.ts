@@ -64,7 +64,8 @@ Options:
                       jwt-rs256-quiet, jwt-rs256-baseline, introspection,
                       introspection-baseline, policy, policy-baseline, direct-1c,
                       jwt-rs256-1c, jwt-rs256-1c-baseline, nginx-1c, node-proxy-1c;
-                      at a fixed rate: direct@R, nginx@R, jwt-rs256@R, introspection@R)
+                      nginx-auth; at a fixed rate: direct@R, nginx@R, nginx-auth@R, jwt-rs256@R,
+                      introspection@R)
   --tokens N          memory mode: distinct tokens (default 1000000)
   --out FILE          results file (default bench/results.json)
   --verbose           echo the gateway's stderr`

@@ -43,7 +43,9 @@ export function checkRound2Targets(
   // 2. JWT against the plain nginx proxy (access log on), both saturated.
   if (has('jwt-rs256') && has('nginx')) {
     const r = pairedRatio(runs, 'jwt-rs256', 'nginx', cpu)
-    out.push({ target: 'JWT (warm) CPU/req at saturation <= 2.0x nginx reverse proxy (access log on)', measured: `${r.toFixed(2)}x`, met: r <= 2.0 })
+    // Beside it, for the record: the introspection gateway against nginx auth_request (cached).
+    const auth = has('introspection') && has('nginx-auth') ? `; introspection vs nginx auth_request ${pairedRatio(runs, 'introspection', 'nginx-auth', cpu).toFixed(2)}x` : ''
+    out.push({ target: 'JWT (warm) CPU/req at saturation <= 2.0x nginx reverse proxy (access log on)', measured: `${r.toFixed(2)}x${auth}`, met: r <= 2.0 })
   } else {
     out.push({ target: 'JWT (warm) CPU/req at saturation <= 2.0x nginx reverse proxy (access log on)', measured: 'not measured (no nginx row: not installed or not selected)', met: undefined })
   }

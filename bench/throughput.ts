@@ -155,6 +155,23 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     ctx.defer(() => ig.child.stop())
     introspectionCalls = () => server.calls()
     scenarios.push({ id: 'introspection', label: 'gateway introspection (warm)', kind: 'throughput', connections: thr, origin: ig.url, targetPid: ig.child.pid, requests: mcpRequests(tokens) })
+    if (ctx.tools.nginx !== undefined) {
+      // The C reference for the introspection row: nginx auth_request to the same endpoint, cached.
+      const na = await startNginx(ctx.tools.nginx, backend.origin, ctx.dir, { origin: new URL(server.url).origin })
+      ctx.defer(() => na.child.stop())
+      const probe = await callOnce(na.url, tokens[0] as string, 'tools/list')
+      if (probe.status !== 200) throw new Error(`nginx auth_request: a registered token got ${probe.status}\n${na.errorLog()}`)
+      scenarios.push({
+        id: 'nginx-auth',
+        label: 'nginx auth_request, answers cached',
+        kind: 'throughput',
+        connections: thr,
+        origin: na.url,
+        targetPid: na.child.pid,
+        requests: mcpRequests(tokens),
+        note: 'auth_request subrequest to the introspection endpoint, answers cached 60 s by proxy_cache keyed on Authorization (bench/nginx.ts)',
+      })
+    }
     if (baselineRoot !== undefined) {
       const base = await startIntrospectionGateway(backend, ctx.dir, baseLaunch)
       if (!base.ok) throw new Error(`the baseline introspection gateway (${options.baseline}) did not start: ${base.reason}`)
@@ -220,7 +237,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   // requests per wake-up), next to the same targets' saturated figures and nginx's.
   const rateIds: string[] = []
   for (const rate of options.rates) {
-    for (const id of ['nginx', 'direct', 'jwt-rs256', 'introspection']) {
+    for (const id of ['nginx', 'nginx-auth', 'direct', 'jwt-rs256', 'introspection']) {
       const at = scenarios.find((s) => s.id === id)
       if (at === undefined) continue
       scenarios.push({ ...at, id: `${id}@${rate}`, label: `${at.label} @ ${rate} req/s`, kind: 'rate', rate, note: undefined })
@@ -449,6 +466,7 @@ const RUN_ORDER = [
   'jwt-rs256-2w',
   'jwt-rs256-baseline',
   'introspection-baseline',
+  'nginx-auth',
   'introspection',
   'direct',
   'jwt-rs256',
