@@ -5,6 +5,9 @@ import type { AddressInfo } from 'node:net'
  * A tiny RFC 7662 introspection endpoint for the benchmark: answers `active: true` with the claims
  * registered for a token and `active: false` otherwise (§2.2). It counts calls, so the report can
  * show that the gateway's cache kept the authorization server out of the hot path.
+ *
+ * `/auth` is the same judgement for nginx's `auth_request` (the `nginx-auth` row): the bearer token
+ * of the subrequest's `Authorization`, 204 when registered and 401 otherwise.
  */
 export interface IntrospectionServer {
   /** `http://127.0.0.1:<port>/introspect` */
@@ -18,6 +21,12 @@ export async function startIntrospectionServer(): Promise<IntrospectionServer> {
   const tokens = new Map<string, Record<string, unknown>>()
   let count = 0
   const server = createServer((req, res) => {
+    if (req.url === '/auth') {
+      count++
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''
+      res.writeHead(tokens.has(token) ? 204 : 401, { 'cache-control': 'max-age=60' }).end()
+      return
+    }
     if (req.method !== 'POST' || !(req.url ?? '').startsWith('/introspect')) {
       res.writeHead(404).end()
       return

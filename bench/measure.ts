@@ -1,13 +1,16 @@
 import type { LoadGenerator } from './load/run-load.js'
 import { runLoad } from './load/run-load.js'
 import type { LoadRequest } from './load/load-spec.js'
-import { clockTicks, cpuSeconds, machineJiffies } from './proc-stats.js'
+import { clockTicks, cpuSeconds, loopCounters, machineJiffies } from './proc-stats.js'
 
 export interface Scenario {
   readonly id: string
   readonly label: string
-  readonly kind: 'throughput' | 'latency'
+  /** `rate`: open-loop load at `rate` req/s (its reference is `direct@<rate>`). */
+  readonly kind: 'throughput' | 'latency' | 'rate'
   readonly connections: number
+  /** Requests per second, for `rate` rows. */
+  readonly rate?: number
   readonly origin: string
   /** The process whose CPU is the scenario's own (the backend itself for the direct rows). */
   readonly targetPid: number
@@ -30,6 +33,10 @@ export interface RunRecord {
   /** CPU µs per response of the backend behind it (equal to `targetCpuUs` for the direct rows). */
   readonly backendCpuUs: number
   readonly loadgenCpuUs: number | undefined
+  /** Per response: the target's main thread(s) put to sleep and woken again (voluntary switches). */
+  readonly targetWakeups: number
+  /** Per response: the target's read and write system calls (`/proc/<pid>/io` syscr + syscw). */
+  readonly targetSyscalls: number
   /** Share of the whole machine's CPU that was busy during the run (0..1, all cores). */
   readonly machineBusy: number
   /**
@@ -48,18 +55,20 @@ export async function measure(
   durationSeconds: number,
   round: number,
 ): Promise<RunRecord> {
+  const loop0 = loopCounters(scenario.targetPid)
   const target0 = cpuSeconds(scenario.targetPid)
   const backend0 = cpuSeconds(backendPid)
   const machine0 = machineJiffies()
   const wall0 = performance.now()
   const result = await runLoad(
     generator,
-    { origin: scenario.origin, requests: scenario.requests, connections: scenario.connections, durationSeconds },
+    { origin: scenario.origin, requests: scenario.requests, connections: scenario.connections, durationSeconds, rate: scenario.rate },
     dir,
   )
   const machine1 = machineJiffies()
   const wallSeconds = (performance.now() - wall0) / 1000
   const target = cpuSeconds(scenario.targetPid) - target0
+  const loop1 = loopCounters(scenario.targetPid)
   const backend = cpuSeconds(backendPid) - backend0
   const n = Math.max(1, result.responses)
   const busySeconds = (machine1.busy - machine0.busy) / clockTicks()
@@ -76,6 +85,8 @@ export async function measure(
     targetCpuUs: (target * 1e6) / n,
     backendCpuUs: (backend * 1e6) / n,
     loadgenCpuUs: result.loadgenCpuSeconds === undefined ? undefined : (result.loadgenCpuSeconds * 1e6) / n,
+    targetWakeups: (loop1.wakeups - loop0.wakeups) / n,
+    targetSyscalls: (loop1.syscalls - loop0.syscalls) / n,
     machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
     otherCores: Math.max(0, busySeconds - ours) / Math.max(0.001, wallSeconds),
   }
@@ -113,6 +124,7 @@ export async function runRounds(scenarios: readonly Scenario[], options: RoundsO
       options.log(
         `round ${round}/${options.rounds} ${scenario.label.padEnd(34)} ${record.requestsPerSecond.toFixed(0).padStart(7)} req/s` +
           `  p50 ${record.p50Ms.toFixed(3)} ms  cpu ${record.targetCpuUs.toFixed(0)} µs/req` +
+          `  wake-ups ${record.targetWakeups.toFixed(2)} syscalls ${record.targetSyscalls.toFixed(1)}/req` +
           `  machine ${(record.machineBusy * 100).toFixed(0)}% busy, others ${record.otherCores.toFixed(2)} cores` +
           (record.failures > 0 ? `  failures ${record.failures}` : ''),
       )

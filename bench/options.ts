@@ -11,6 +11,8 @@ export interface BenchOptions {
   readonly rounds: number
   /** Cycles of the paired phase (introspection, JWT RS256, policy in 1 s runs); 0: none. */
   readonly paired: number
+  /** Fixed rates (req/s) of the open-loop rows; empty: none. */
+  readonly rates: readonly number[]
   /** Connections of the throughput runs. */
   readonly connections: number
   /** `auto`: wrk when on PATH, else autocannon. */
@@ -38,7 +40,8 @@ Modes (default: throughput table):
   --memory            push many distinct tokens through the gateway and sample its RSS
   --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile);
                       --only jwt-rs256-quiet: access log and audit trail off; --only policy:
-                      per-tool scopes and list filtering on; --only introspection: opaque tokens
+                      per-tool scopes and list filtering on; --only introspection: opaque tokens;
+                      --rate R: under open-loop load at R req/s instead of saturation
   --soak              minutes of mixed traffic (valid, expired, forged and missing tokens, a
                       duplicate-name body, stalled sockets): statuses, errors, RSS, a verdict
 
@@ -48,21 +51,25 @@ Options:
   --rounds N          rounds (default 5; more, shorter rounds resist drift better)
   --paired N          cycles of the paired phase that decides the two 10% targets: introspection,
                       JWT RS256 and policy back to back in 1 s runs (default 20; --quick 6; 0: off)
+  --rate R1,R2        also run JWT RS256, introspection, nginx and direct at these fixed rates
+                      (req/s, open-loop, paced by bench/load/paced-child.ts; default 2000,5000;
+                      0: none)
   --connections N     connections of throughput runs (default 64)
   --loadgen TOOL      auto | wrk | autocannon (default auto: wrk when installed)
   --dist              run this repository's dist/cli/main.js (npm run build) instead of
                       compiling src/ into a temp tree first (the default: the gateway as shipped)
   --tsx               run src/ through tsx (starts sooner; closures cost more per request)
-  --baseline REF      add a gateway whose src/proxy/ (the whole directory) and
-                      src/common/token-cache.ts come from git REF (before/after, same run);
-                      REF "." copies the working tree unchanged (A/A check); an absolute
+  --baseline REF      add a gateway whose src/proxy/, src/server/, src/token/, src/observability/
+                      and src/common/ (whole directories) come from git REF (before/after, same
+                      run); REF "." copies the working tree unchanged (A/A check); an absolute
                       path runs that prepared copy of the repository instead
   --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows
                       always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
                       jwt-rs256-quiet, jwt-rs256-baseline, introspection,
                       introspection-baseline, policy, policy-baseline, direct-1c,
-                      jwt-rs256-1c, jwt-rs256-1c-baseline, node-proxy-1c,
-                      jwt-rs256-revocation, jwt-rs256-lockout)
+                      jwt-rs256-1c, jwt-rs256-1c-baseline, nginx-1c, node-proxy-1c,
+                      jwt-rs256-revocation, jwt-rs256-lockout; nginx-auth; at a fixed rate:
+                      direct@R, nginx@R, nginx-auth@R, jwt-rs256@R, introspection@R)
   --tokens N          memory mode: distinct tokens (default 1000000)
   --soak-minutes N    soak mode: minutes (default 3; --quick 1)
   --out FILE          results file (default bench/results.json)
@@ -82,6 +89,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       rounds: { type: 'string' },
       paired: { type: 'string' },
       connections: { type: 'string' },
+      rate: { type: 'string' },
       loadgen: { type: 'string', default: 'auto' },
       dist: { type: 'boolean', default: false },
       tsx: { type: 'boolean', default: false },
@@ -111,6 +119,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     duration: positive('--duration', values.duration, quick ? 2 : 3),
     rounds: positive('--rounds', values.rounds, quick ? 2 : 5),
     paired: values.paired === '0' ? 0 : positive('--paired', values.paired, quick ? 6 : 20),
+    // The table runs fixed rates by default; --profile only when asked (its first rate).
+    rates: parseRates(values.rate ?? (modes[0] === undefined ? '2000,5000' : '0')),
     connections: positive('--connections', values.connections, 64),
     loadgen,
     dist: values.dist,
@@ -122,6 +132,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     out: values.out ?? new URL('./results.json', import.meta.url).pathname,
     verbose: values.verbose,
   }
+}
+
+function parseRates(raw: string): number[] {
+  if (raw === '0') return []
+  return raw.split(',').filter((s) => s !== '').map((s) => positive('--rate', s, 0))
 }
 
 function positive(flag: string, raw: string | undefined, fallback: number): number {

@@ -98,3 +98,26 @@ export function machineJiffies(): { busy: number; total: number } {
   const idle = (values[3] ?? 0) + (values[4] ?? 0)
   return { busy: total - idle, total }
 }
+
+/**
+ * Wake-ups and syscalls so far of `pid`'s main thread and its live descendants' (proc(5):
+ * `task/<pid>/status` voluntary_ctxt_switches, the times the event loop slept and was woken; `io`
+ * syscr and syscw, read and write system calls of the whole process). Per request they show the
+ * work that does not scale with load: at a low rate each request is a wake-up of its own.
+ */
+export function loopCounters(pid: number): { wakeups: number; syscalls: number } {
+  let wakeups = 0
+  let syscalls = 0
+  for (const p of processTree(pid)) {
+    try {
+      const match = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${p}/task/${p}/status`, 'utf8'))
+      if (match !== null) wakeups += Number(match[1])
+      const io = readFileSync(`/proc/${p}/io`, 'utf8')
+      syscalls += Number(/^syscr: (\d+)$/m.exec(io)?.[1] ?? 0) + Number(/^syscw: (\d+)$/m.exec(io)?.[1] ?? 0)
+    } catch {
+      // Ended between the listing and the read, or /proc/<pid>/io is not ours to read (nginx's
+      // worker under another user): the figure is then a lower bound.
+    }
+  }
+  return { wakeups, syscalls }
+}

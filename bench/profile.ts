@@ -52,7 +52,7 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
     delete env.MCP_REQUIRED_SCOPE
     env.MCP_CONFIG = file
   }
-  const variant = quiet ? 'profileQuiet' : policy ? 'profilePolicy' : introspection ? 'profileIntrospection' : 'profile'
+  const variant = `${quiet ? 'profileQuiet' : policy ? 'profilePolicy' : introspection ? 'profileIntrospection' : 'profile'}${options.rates[0] === undefined ? '' : `@${options.rates[0]}`}`
   const launch = {
     ...built,
     nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100'],
@@ -73,10 +73,13 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
     tokens = mintTokens(keys.rs256, `${gateway.url}/mcp`, TOKEN_SET_SIZE)
   }
   ctx.defer(() => gateway.child.stop())
+  // `--rate R`: the profile of a gateway that is not saturated (fewer requests per wake-up).
+  const rate = options.rates[0]
   const scenario: Scenario = {
     id: variant,
-    label: `gateway ${introspection ? 'introspection' : 'JWT RS256'}${quiet ? ', logs+audit off' : policy ? ', per-tool policy' : ''} (profiled)`,
-    kind: 'throughput',
+    label: `gateway ${introspection ? 'introspection' : 'JWT RS256'}${quiet ? ', logs+audit off' : policy ? ', per-tool policy' : ''}${rate === undefined ? '' : ` @ ${rate} req/s`} (profiled)`,
+    kind: rate === undefined ? 'throughput' : 'rate',
+    rate,
     connections: options.connections,
     origin: gateway.url,
     targetPid: gateway.child.pid,

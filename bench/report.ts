@@ -3,7 +3,7 @@ import { median, type RunRecord, type Scenario } from './measure.js'
 export interface ScenarioSummary {
   readonly id: string
   readonly label: string
-  readonly kind: 'throughput' | 'latency'
+  readonly kind: 'throughput' | 'latency' | 'rate'
   readonly connections: number
   readonly note: string | undefined
   readonly rounds: number
@@ -18,6 +18,9 @@ export interface ScenarioSummary {
   readonly targetCpuUsPerRequest: number
   readonly backendCpuUsPerRequest: number
   readonly loadgenCpuUsPerRequest: number | undefined
+  /** Medians over the rounds, per response (`RunRecord.targetWakeups`, `targetSyscalls`). */
+  readonly wakeupsPerRequest: number
+  readonly syscallsPerRequest: number
   readonly failures: number
   /** Median share of the machine's CPU (all cores) busy during the runs. */
   readonly machineBusy: number
@@ -25,12 +28,15 @@ export interface ScenarioSummary {
   readonly otherCores: number
 }
 
-/** Direct rows are the reference of their kind: `direct` (throughput) and `direct-1c` (latency). */
+/**
+ * Direct rows are the reference of their kind: `direct` (throughput), `direct-1c` (latency) and
+ * `direct@<rate>` (the same fixed rate).
+ */
 export function summarize(scenarios: readonly Scenario[], runs: ReadonlyMap<string, readonly RunRecord[]>): ScenarioSummary[] {
-  const reference = (kind: Scenario['kind']) => runs.get(kind === 'throughput' ? 'direct' : 'direct-1c') ?? []
+  const reference = (s: Scenario) => runs.get(s.kind === 'throughput' ? 'direct' : s.kind === 'latency' ? 'direct-1c' : `direct@${s.rate}`) ?? []
   return scenarios.map((s) => {
     const own = runs.get(s.id) ?? []
-    const ref = reference(s.kind)
+    const ref = reference(s)
     const paired = (f: (a: RunRecord, b: RunRecord) => number) =>
       median(own.map((r) => ref.find((d) => d.round === r.round)).map((d, i) => (d === undefined ? Number.NaN : f(own[i] as RunRecord, d))))
     const loadgen = own.map((r) => r.loadgenCpuUs).filter((v): v is number => v !== undefined)
@@ -49,6 +55,8 @@ export function summarize(scenarios: readonly Scenario[], runs: ReadonlyMap<stri
       targetCpuUsPerRequest: median(own.map((r) => r.targetCpuUs)),
       backendCpuUsPerRequest: median(own.map((r) => r.backendCpuUs)),
       loadgenCpuUsPerRequest: loadgen.length === 0 ? undefined : median(loadgen),
+      wakeupsPerRequest: median(own.map((r) => r.targetWakeups)),
+      syscallsPerRequest: median(own.map((r) => r.targetSyscalls)),
       failures: own.reduce((n, r) => n + r.failures, 0),
       machineBusy: median(own.map((r) => r.machineBusy)),
       otherCores: median(own.map((r) => r.otherCores)),
@@ -81,7 +89,7 @@ export interface TargetCheck {
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-')
 
 export function formatTable(summaries: readonly ScenarioSummary[]): string {
-  const header = ['scenario', 'conns', 'req/s', 'x direct', 'p50 ms', 'p99 ms', '+p50 ms', 'cpu µs/req', 'backend µs/req', 'loadgen µs/req', 'machine busy', 'others (cores)', 'failures']
+  const header = ['scenario', 'conns', 'req/s', 'x direct', 'p50 ms', 'p99 ms', '+p50 ms', 'cpu µs/req', 'wake-ups/req', 'syscalls/req', 'backend µs/req', 'loadgen µs/req', 'machine busy', 'others (cores)', 'failures']
   const rows = summaries.map((s) => [
     s.label,
     String(s.connections),
@@ -91,6 +99,8 @@ export function formatTable(summaries: readonly ScenarioSummary[]): string {
     fmt(s.p99Ms, 3),
     s.id.startsWith('direct') ? '-' : fmt(s.addedP50Ms, 3),
     fmt(s.targetCpuUsPerRequest),
+    fmt(s.wakeupsPerRequest, 2),
+    fmt(s.syscallsPerRequest, 1),
     fmt(s.backendCpuUsPerRequest),
     s.loadgenCpuUsPerRequest === undefined ? '-' : fmt(s.loadgenCpuUsPerRequest),
     `${fmt(s.machineBusy * 100)}%`,

@@ -7,6 +7,7 @@ import { describeTools, type BenchContext } from './context.js'
 import { createBenchKeys } from './keys.js'
 import { median, runRounds, type RunRecord, type Scenario } from './measure.js'
 import { startNginx } from './nginx.js'
+import { checkRound2Targets } from './round2-targets.js'
 import { formatChecks, formatTable, pairedRatio, summarize, type ScenarioSummary, type TargetCheck } from './report.js'
 import { callOnce, mcpRequests } from './requests.js'
 import { writeSection } from './results-file.js'
@@ -192,6 +193,23 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     ctx.defer(() => ig.child.stop())
     introspectionCalls = () => server.calls()
     scenarios.push({ id: 'introspection', label: 'gateway introspection (warm)', kind: 'throughput', connections: thr, origin: ig.url, targetPid: ig.child.pid, requests: mcpRequests(tokens) })
+    if (ctx.tools.nginx !== undefined) {
+      // The C reference for the introspection row: nginx auth_request to the same endpoint, cached.
+      const na = await startNginx(ctx.tools.nginx, backend.origin, ctx.dir, { origin: new URL(server.url).origin })
+      ctx.defer(() => na.child.stop())
+      const probe = await callOnce(na.url, tokens[0] as string, 'tools/list')
+      if (probe.status !== 200) throw new Error(`nginx auth_request: a registered token got ${probe.status}\n${na.errorLog()}`)
+      scenarios.push({
+        id: 'nginx-auth',
+        label: 'nginx auth_request, answers cached',
+        kind: 'throughput',
+        connections: thr,
+        origin: na.url,
+        targetPid: na.child.pid,
+        requests: mcpRequests(tokens),
+        note: 'auth_request subrequest to the introspection endpoint, answers cached 60 s by proxy_cache keyed on Authorization (bench/nginx.ts)',
+      })
+    }
     if (baselineRoot !== undefined) {
       const base = await startIntrospectionGateway(backend, ctx.dir, baseLaunch)
       if (!base.ok) throw new Error(`the baseline introspection gateway (${options.baseline}) did not start: ${base.reason}`)
@@ -284,6 +302,20 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     skipped.push({ id: 'exchange', label: 'gateway token exchange', reason: `config refused: ${exchange.reason}` })
   }
 
+  // Open-loop rows at fixed rates: what a request costs when the gateway is not saturated (fewer
+  // requests per wake-up), next to the same targets' saturated figures and nginx's.
+  const rateIds: string[] = []
+  for (const rate of options.rates) {
+    for (const id of ['nginx', 'nginx-auth', 'direct', 'jwt-rs256', 'introspection']) {
+      const at = scenarios.find((s) => s.id === id)
+      if (at === undefined) continue
+      scenarios.push({ ...at, id: `${id}@${rate}`, label: `${at.label} @ ${rate} req/s`, kind: 'rate', rate, note: undefined })
+      rateIds.push(`${id}@${rate}`)
+    }
+  }
+
+  const nginxRow = scenarios.find((s) => s.id === 'nginx')
+  if (nginxRow !== undefined) scenarios.push({ ...nginxRow, id: 'nginx-1c', label: 'nginx reverse proxy, 1 connection', kind: 'latency', connections: 1 })
   scenarios.push(
     { id: 'direct-1c', label: 'direct backend, 1 connection', kind: 'latency', connections: 1, origin: backend.origin, targetPid: backend.child.pid, requests: rsRequests },
     { id: 'jwt-rs256-1c', label: 'gateway JWT RS256, 1 connection', kind: 'latency', connections: 1, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
@@ -303,11 +335,16 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
       s.id === 'direct-1c' ||
       options.only.some((o) => (o.endsWith('*') ? s.id.startsWith(o.slice(0, -1)) : s.id === o)),
   )
+  // A fixed rate's direct row is the reference of that rate's rows: it runs whenever they do.
+  for (const rate of new Set(selected.map((s) => s.rate).filter((r) => r !== undefined))) {
+    const direct = scenarios.find((s) => s.id === `direct@${rate}`)
+    if (direct !== undefined && !selected.includes(direct)) selected.push(direct)
+  }
   for (const skip of skipped) ctx.log(`skipped ${skip.label}: ${skip.reason}`)
 
   const started = new Date()
   const rounds = { generator: ctx.generator, dir: ctx.dir, backendPid: backend.child.pid, log: ctx.log }
-  const runs = await runRounds(inRunOrder(selected), { ...rounds, rounds: options.rounds, duration: options.duration, warmupSeconds: options.quick ? 1 : 2 })
+  const runs = await runRounds(inRunOrder(selected, rateIds), { ...rounds, rounds: options.rounds, duration: options.duration, warmupSeconds: options.quick ? 1 : 2 })
   // The 10% targets compare two gateways whose difference is smaller than this machine's drift
   // between two 3 s runs (per-round ratios of the same pair range 0.7-1.6): they are decided by a
   // paired phase of many 1 s runs, the three gateways back to back, the order reversed each cycle.
@@ -325,6 +362,8 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   console.log(`\n${table}\n`)
   if (skipped.length > 0) console.log(`${skipped.map((s) => `skipped: ${s.label}: ${s.reason}`).join('\n')}\n`)
   console.log(`Issue 6 targets:\n${formatChecks(checks)}\n`)
+  const round2 = checkRound2Targets(summaries, runs, paired, options.rates, options.baseline !== undefined ? runs : undefined)
+  console.log(`Issue 17 targets:\n${formatChecks(round2)}\n`)
   const m = ctx.machine
   console.log(
     `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}; ${describeTools(ctx)}; ` +
@@ -354,6 +393,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
       rounds: options.rounds,
       durationSeconds: options.duration,
       connections: options.connections,
+      rates: options.rates,
       tokenSetSize: TOKEN_SET_SIZE,
       requestMix: 'per token: tools/call echo + tools/list (MCP 2025-11-25, JSON responses)',
       gateway: gatewayRun,
@@ -362,6 +402,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     scenarios: summaries.map((s) => ({ ...s, runs: runs.get(s.id) })),
     skipped,
     targets: checks,
+    round2Targets: round2,
     introspectionCalls: introspectionCalls?.() ?? null,
     paired: paired === undefined ? null : { cycles: options.paired, durationSeconds: PAIRED_SECONDS, runs: Object.fromEntries(paired) },
     baseline: options.baseline === undefined ? null : { ref: options.baseline, comparisons: baselineVs.map((c) => c.figures) },
@@ -587,22 +628,28 @@ const RUN_ORDER = [
   'jwt-rs256-2w',
   'jwt-rs256-baseline',
   'introspection-baseline',
+  'nginx-auth',
   'introspection',
   'direct',
   'jwt-rs256',
   'policy',
   'exchange',
   'policy-baseline',
+  // (the fixed-rate rows run here)
+  'nginx-1c',
   'direct-1c',
   'jwt-rs256-1c',
   'jwt-rs256-1c-baseline',
   'node-proxy-1c',
 ]
 
-function inRunOrder(scenarios: readonly Scenario[]): Scenario[] {
+function inRunOrder(scenarios: readonly Scenario[], rateIds: readonly string[]): Scenario[] {
+  // Fixed-rate rows after the saturated ones, each rate's rows together (introspection next to
+  // JWT, its reference), before the 1-connection rows.
+  const order = [...RUN_ORDER.slice(0, RUN_ORDER.indexOf('nginx-1c')), ...rateIds, ...RUN_ORDER.slice(RUN_ORDER.indexOf('nginx-1c'))]
   const rank = (s: Scenario) => {
-    const i = RUN_ORDER.indexOf(s.id)
-    return i === -1 ? RUN_ORDER.length : i
+    const i = order.indexOf(s.id)
+    return i === -1 ? order.length : i
   }
   return [...scenarios].sort((a, b) => rank(a) - rank(b))
 }

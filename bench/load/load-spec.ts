@@ -15,6 +15,11 @@ export interface LoadSpec {
   readonly requests: readonly LoadRequest[]
   readonly connections: number
   readonly durationSeconds: number
+  /**
+   * Requests per second, sent open-loop at even intervals (`paced-child.ts`); `undefined`: as fast
+   * as the connections allow (saturation).
+   */
+  readonly rate?: number | undefined
 }
 
 export interface LoadResult {

@@ -77,9 +77,12 @@ export function createTokenRouter(
   return {
     cache,
     verifyCached(token: string): Principal | undefined {
+      // A token without a dot is never a JWT: `verify` would hand it to introspection, whose own
+      // answer cache can tell at once too.
+      if (token.indexOf('.') === -1) return options.opaque?.verifyCached?.(token)
       // Only verified JWTs of cacheable verifiers fill the cache, so a hit needs neither routing
-      // nor a second look at the token's shape; a token without a dot (opaque) is not even hashed.
-      if (cache.size === 0 || token.indexOf('.') === -1) return undefined
+      // nor a second look at the token's shape.
+      if (cache.size === 0) return undefined
       return cache.get(TokenCache.key(token))?.principal
     },
     async verify(token: string, context?: VerifyContext): Promise<Principal> {

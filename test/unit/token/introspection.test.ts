@@ -151,6 +151,22 @@ describe('introspection verifier: principals kept in process', () => {
     await close()
   })
 
+  test('verifyCached: a held principal at once, the same one verify gives; nothing before the first verify nor past the entry', async () => {
+    const { endpoint, clock, store, verifier: make, close } = await sharedStoreSetup()
+    endpoint.answers.set('tok-a', active())
+    const verifier = make()
+    assert.equal(verifier.verifyCached?.('tok-a'), undefined, 'not asked yet: only verify can tell')
+    const first = await verifier.verify('tok-a')
+    clock.now += 30_000
+    assert.equal(verifier.verifyCached?.('tok-a'), first)
+    assert.equal(verifier.verifyCached?.('tok-b'), undefined)
+    assert.equal(endpoint.calls, 1)
+    assert.equal(store.gets, 1, 'no store read for a held answer')
+    clock.now = T0 + 60_000
+    assert.equal(verifier.verifyCached?.('tok-a'), undefined, 'ends with the entry, at the max TTL')
+    await close()
+  })
+
   test('an entry ends at the max TTL after the answer, and at exp when that comes first', async () => {
     const { endpoint, clock, verifier: make, close } = await sharedStoreSetup()
     endpoint.answers.set('long', active())

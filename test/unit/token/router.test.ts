@@ -113,13 +113,22 @@ describe('createTokenRouter', () => {
     const principal = await router.verify(token)
     assert.equal(router.verifyCached?.(token), principal)
     assert.equal(router.verifyCached?.(`${token}x`), undefined)
-    // Answers that are never kept (introspected JWTs, opaque tokens) are never served at once.
+    // Answers the router does not keep (introspected JWTs, opaque tokens) are not served from its
+    // cache: an opaque token is the introspection verifier's to answer at once, if it can.
     const viaIntrospection = jwtWith({ iss: 'https://intro.example' })
     await router.verify(viaIntrospection)
     assert.equal(router.verifyCached?.(viaIntrospection), undefined)
     await router.verify('2YotnFZFEjr1zCsicMWpAA')
     assert.equal(router.verifyCached?.('2YotnFZFEjr1zCsicMWpAA'), undefined)
     assert.equal(a.seen.length, 1)
+    const held = await introspected.verify('2YotnFZFEjr1zCsicMWpAA')
+    const asked: string[] = []
+    const holding: TokenVerifier = { ...introspected, verifyCached: (t) => (asked.push(t), t === '2YotnFZFEjr1zCsicMWpAA' ? held : undefined) }
+    const withOpaque = createTokenRouter({ jwt: new Map([['https://a.example', a]]), opaque: holding, uncached: new Set([holding]), cacheSize: 10 })
+    assert.equal(withOpaque.verifyCached?.('2YotnFZFEjr1zCsicMWpAA'), held)
+    assert.equal(withOpaque.verifyCached?.('another-opaque'), undefined)
+    assert.equal(withOpaque.verifyCached?.(token), undefined, 'a JWT is not handed to introspection')
+    assert.deepEqual(asked, ['2YotnFZFEjr1zCsicMWpAA', 'another-opaque'])
 
     // An entry past its exp is not served (verify then asks the verifier again).
     const expired = recorder('https://a.example', now - 1)
