@@ -15,6 +15,11 @@ export interface Scenario {
   /** The process whose CPU is the scenario's own (the backend itself for the direct rows). */
   readonly targetPid: number
   readonly requests: readonly LoadRequest[]
+  /**
+   * When set, the requests of each run, made for a run of that many seconds before its counters are
+   * read (the DPoP row: proofs that must never repeat).
+   */
+  readonly requestsFor?: (durationSeconds: number) => readonly LoadRequest[]
   /** Said next to the row (e.g. "policy keys accepted but not enforced"). */
   readonly note?: string
 }
@@ -55,6 +60,7 @@ export async function measure(
   durationSeconds: number,
   round: number,
 ): Promise<RunRecord> {
+  const requests = scenario.requestsFor?.(durationSeconds) ?? scenario.requests
   const loop0 = loopCounters(scenario.targetPid)
   const target0 = cpuSeconds(scenario.targetPid)
   const backend0 = cpuSeconds(backendPid)
@@ -62,7 +68,7 @@ export async function measure(
   const wall0 = performance.now()
   const result = await runLoad(
     generator,
-    { origin: scenario.origin, requests: scenario.requests, connections: scenario.connections, durationSeconds, rate: scenario.rate },
+    { origin: scenario.origin, requests, connections: scenario.connections, durationSeconds, rate: scenario.rate },
     dir,
   )
   const machine1 = machineJiffies()

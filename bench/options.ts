@@ -49,8 +49,9 @@ Options:
   --quick             about a minute in all (2 s runs, 2 rounds; memory mode: 200k tokens)
   --duration S        seconds per run (default 3)
   --rounds N          rounds (default 5; more, shorter rounds resist drift better)
-  --paired N          cycles of the paired phase that decides the two 10% targets: introspection,
-                      JWT RS256 and policy back to back in 1 s runs (default 20; --quick 6; 0: off)
+  --paired N          cycles of the paired phase that decides the ratio targets: introspection,
+                      JWT RS256 and policy (and the revocation, lockout, exchange and DPoP rows
+                      when selected) back to back in 1 s runs (default 20; --quick 6; 0: off)
   --rate R1,R2        also run JWT RS256, introspection, nginx and direct at these fixed rates
                       (req/s, open-loop, paced by bench/load/paced-child.ts; default 2000,5000;
                       0: none)

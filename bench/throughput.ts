@@ -4,11 +4,13 @@ import { createBaselineTree, HOT_PATH_DESCRIPTION } from './baseline-tree.js'
 import { gatewayLaunch } from './build.js'
 import { spawnChild } from './child-process.js'
 import { describeTools, type BenchContext } from './context.js'
+import { createDpopClient, DPOP_MAX_REQUESTS_PER_SECOND, DPOP_REPLAY_CACHE_SIZE } from './dpop.js'
 import { createBenchKeys } from './keys.js'
 import { median, runRounds, type RunRecord, type Scenario } from './measure.js'
 import { startNginx } from './nginx.js'
 import { checkRound2Targets } from './round2-targets.js'
 import { formatChecks, formatTable, pairedRatio, summarize, type ScenarioSummary, type TargetCheck } from './report.js'
+import type { LoadRequest } from './load/load-spec.js'
 import { callOnce, mcpRequests } from './requests.js'
 import { writeSection } from './results-file.js'
 import { startTokenEndpointServer } from './token-endpoint-server.js'
@@ -185,6 +187,14 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     })
   }
 
+  // Issue 14: DPoP-bound tokens with a fresh ES256 proof on every request, signed before each run.
+  const dpop = await startDpopRow(launch, env, keys, ctx.dir, thr)
+  if ('reason' in dpop) skipped.push(dpop)
+  else {
+    ctx.defer(() => dpop.stop())
+    scenarios.push(dpop.scenario)
+  }
+
   let introspectionCalls: (() => number) | undefined
   const introspection = await startIntrospectionGateway(backend, ctx.dir, launch)
   if (introspection.ok) {
@@ -348,7 +358,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
   // The 10% targets compare two gateways whose difference is smaller than this machine's drift
   // between two 3 s runs (per-round ratios of the same pair range 0.7-1.6): they are decided by a
   // paired phase of many 1 s runs, the three gateways back to back, the order reversed each cycle.
-  const pairedScenarios = ['jwt-rs256-revocation', 'introspection', 'jwt-rs256', 'policy', 'exchange', 'jwt-rs256-lockout'].flatMap((id) =>
+  const pairedScenarios = ['jwt-rs256-revocation', 'introspection', 'dpop-es256', 'jwt-rs256', 'policy', 'exchange', 'jwt-rs256-lockout'].flatMap((id) =>
     selected.filter((s) => s.id === id),
   )
   const paired =
@@ -409,6 +419,51 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     table,
   })
   console.log(`\nwrote ${options.out}`)
+}
+
+/**
+ * `dpop-es256`: the JWT RS256 gateway's settings with DPoP-bound RS256 tokens (`cnf.jkt`) sent as
+ * `Authorization: DPoP` with an ES256 proof never sent before (RFC 9449 §4.3, §11.1). The replay
+ * cache is sized for every proof of a full run (its entries live 600 s). A probe checks that a
+ * proof passes once and is refused the second time, else the row would not measure the check.
+ */
+async function startDpopRow(
+  launch: Omit<Parameters<typeof tryGateway>[1], 'env'>,
+  env: Record<string, string>,
+  keys: ReturnType<typeof createBenchKeys>,
+  dir: string,
+  connections: number,
+): Promise<{ scenario: Scenario; stop(): void } | Skip> {
+  const id = 'dpop-es256'
+  const label = 'gateway DPoP-bound JWT, ES256 proofs'
+  const file = join(dir, 'dpop.yaml')
+  writeFileSync(file, `senderConstraint:\n  dpop: optional\n  replayCacheSize: ${DPOP_REPLAY_CACHE_SIZE}\n`)
+  const started = await tryGateway('gateway-dpop', { ...launch, env: { ...env, MCP_CONFIG: file } })
+  if (!started.ok) return { id, label, reason: `refused: ${started.reason}` }
+  const g = started.value
+  const client = createDpopClient(keys.rs256, `${g.url}/mcp`, TOKEN_SET_SIZE)
+  const probe = client.requestsWithProofs(1)[0] as LoadRequest
+  const send = () => fetch(`${g.url}${probe.path}`, { method: 'POST', headers: { ...probe.headers, dpop: probe.dpopProofs?.[0] ?? '' }, body: probe.body })
+  const first = (await send()).status
+  const replayed = (await send()).status
+  if (first !== 200 || replayed !== 401) {
+    await g.child.stop()
+    return { id, label, reason: `probe: a fresh proof got ${first} (want 200), the same proof again ${replayed} (want 401)` }
+  }
+  return {
+    stop: () => g.child.stop(),
+    scenario: {
+      id,
+      label,
+      kind: 'throughput',
+      connections,
+      origin: g.url,
+      targetPid: g.child.pid,
+      requests: client.requestsWithProofs(0),
+      requestsFor: (seconds) => client.requestsWithProofs(DPOP_MAX_REQUESTS_PER_SECOND * seconds),
+      note: `RS256 tokens with cnf.jkt, Authorization: DPoP, a fresh ES256 proof per request (${DPOP_MAX_REQUESTS_PER_SECOND}/s of run signed before each run)`,
+    },
+  }
 }
 
 /**
@@ -600,6 +655,15 @@ function checkTargets(
       met: cpu <= 1.15,
     })
   }
+  if (get('dpop-es256') !== undefined && rs !== undefined) {
+    const cpu = pairedRatio(pairs, 'dpop-es256', 'jwt-rs256', (r) => r.targetCpuUs)
+    const rps = pairedRatio(pairs, 'dpop-es256', 'jwt-rs256', (r) => r.requestsPerSecond)
+    out.push({
+      target: 'DPoP-bound JWT, fresh ES256 proof per request: <= 1.5x JWT gateway CPU per request (issue 14)',
+      measured: `CPU ${cpu.toFixed(2)}x JWT, req/s ${rps.toFixed(2)}x JWT (${from})`,
+      met: cpu <= 1.5,
+    })
+  }
   // Issue 16: shared-state checks on the request path must not make a request dearer.
   for (const [id, name] of [
     ['jwt-rs256-revocation', 'revocation checking on'],
@@ -630,6 +694,7 @@ const RUN_ORDER = [
   'introspection-baseline',
   'nginx-auth',
   'introspection',
+  'dpop-es256',
   'direct',
   'jwt-rs256',
   'policy',

@@ -35,7 +35,14 @@ const tracker = autocannon(
     duration: spec.durationSeconds,
     pipelining: 1,
     timeout: 10,
-    requests: spec.requests.map((r) => ({ method: r.method, path: r.path, headers: r.headers, body: r.body })),
+    requests: spec.requests.map((r) => {
+      const request = { method: r.method, path: r.path, headers: r.headers, body: r.body }
+      const proofs = r.dpopProofs
+      if (proofs === undefined) return request
+      // A fresh proof on every build of this entry, whichever connection builds it.
+      let used = 0
+      return { ...request, setupRequest: (req: typeof request) => ({ ...req, headers: { ...r.headers, dpop: proofs[used++] ?? 'exhausted' } }) }
+    }),
   },
   (error, result) => {
     if (error !== null) {

@@ -6,6 +6,11 @@ export interface LoadRequest {
   readonly path: string
   readonly headers: Readonly<Record<string, string>>
   readonly body: string
+  /**
+   * Single-use DPoP proofs (RFC 9449 §4.2) for this entry, one per send as the `DPoP` header; when
+   * they run out the entry goes with `DPoP: exhausted`, which the gateway refuses (a failure).
+   */
+  readonly dpopProofs?: readonly string[]
 }
 
 export interface LoadSpec {

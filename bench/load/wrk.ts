@@ -14,8 +14,10 @@ import type { LoadResult, LoadSpec } from './load-spec.js'
  */
 export async function runWrk(wrkPath: string, spec: LoadSpec, dir: string): Promise<LoadResult> {
   const script = join(dir, `wrk-${process.pid}-${Date.now()}.lua`)
-  writeFileSync(script, luaScript(spec))
   const threads = Math.min(spec.connections, 2)
+  const proofsFile = spec.requests.some((r) => r.dpopProofs !== undefined) ? `${script}.dpop` : undefined
+  if (proofsFile !== undefined) writeFileSync(proofsFile, proofLines(spec))
+  writeFileSync(script, luaScript(spec, threads, proofsFile))
   const shell = 'wrk="$1"; shift; "$wrk" "$@"; code=$?; cat /proc/$$/stat; exit $code'
   const { stdout: out, stderr } = await runToEndWithStderr('sh', [
     '-c',
@@ -69,7 +71,16 @@ function luaLongString(text: string): string {
   return `[${eq}[${text}]${eq}]`
 }
 
-function luaScript(spec: LoadSpec): string {
+/** `<entry number, 1-based> <proof>` per line: read by the threads in `init`, not compiled as Lua. */
+function proofLines(spec: LoadSpec): string {
+  const lines: string[] = []
+  spec.requests.forEach((r, i) => {
+    for (const proof of r.dpopProofs ?? []) lines.push(`${i + 1} ${proof}`)
+  })
+  return `${lines.join('\n')}\n`
+}
+
+function luaScript(spec: LoadSpec, threads: number, proofsFile: string | undefined): string {
   const entries = spec.requests.map((r) => {
     const headers = Object.entries(r.headers)
       .map(([k, v]) => `[ ${luaLongString(k)} ] = ${luaLongString(v)}`)
@@ -83,7 +94,19 @@ ${entries.join('\n')}
 local reqs = {}
 local n = 0
 local i = 0
+${proofsFile === undefined ? plainRequest : dpopRequest(threads, proofsFile)}
 
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"bench":1,"requests":%d,"durationUs":%d,"p50Us":%f,"p99Us":%f,"meanUs":%f,"errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.mean,
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+`
+}
+
+const plainRequest = `
 function init(args)
   for k, s in ipairs(specs) do
     reqs[k] = wrk.format(s[1], s[2], s[3], s[4])
@@ -94,14 +117,54 @@ end
 function request()
   i = i % n + 1
   return reqs[i]
+end`
+
+/**
+ * Single-use DPoP proofs: each thread (numbered in \`setup\`) keeps every \`threads\`-th proof of
+ * each entry, so no two threads send the same one, and splices the next into the entry's bytes
+ * (formatted once around a marker). A thread out of proofs sends \`DPoP: exhausted\` (refused).
+ */
+function dpopRequest(threads: number, proofsFile: string): string {
+  return `
+local marker = "@@dpop@@"
+local before, after, proofs, used = {}, {}, {}, {}
+local threadCount = 0
+
+function setup(thread)
+  thread:set("tid", threadCount)
+  threadCount = threadCount + 1
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"bench":1,"requests":%d,"durationUs":%d,"p50Us":%f,"p99Us":%f,"meanUs":%f,"errors":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.mean,
-    e.connect + e.read + e.write + e.status + e.timeout))
+function init(args)
+  for k, s in ipairs(specs) do
+    local headers = {}
+    for name, value in pairs(s[3]) do headers[name] = value end
+    headers["DPoP"] = marker
+    local text = wrk.format(s[1], s[2], headers, s[4])
+    local at = string.find(text, marker, 1, true)
+    before[k] = string.sub(text, 1, at - 1)
+    after[k] = string.sub(text, at + #marker)
+    proofs[k] = {}
+    used[k] = 0
+  end
+  n = #specs
+  local seen = {}
+  for line in io.lines(${luaLongString(proofsFile)}) do
+    local space = string.find(line, " ", 1, true)
+    local k = tonumber(string.sub(line, 1, space - 1))
+    local c = seen[k] or 0
+    seen[k] = c + 1
+    if c % ${threads} == tid then
+      local list = proofs[k]
+      list[#list + 1] = string.sub(line, space + 1)
+    end
+  end
 end
-`
+
+function request()
+  i = i % n + 1
+  local j = used[i] + 1
+  used[i] = j
+  return before[i] .. (proofs[i][j] or "exhausted") .. after[i]
+end`
 }
