@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import { readSecretFile, type Secret } from '../common/secret-file.js'
 import type { RedisConfig } from '../state/redis-config.js'
 import type { UpstreamIdentityOutput } from './schema.js'
@@ -31,7 +32,7 @@ export interface ExchangeSettings {
   /** Milliseconds. */
   readonly timeoutMs: number
   /** Exchanged tokens shared through Redis, sealed with `key` (AES-256-GCM); `undefined`: memory only. */
-  readonly sharedCache: { readonly redis: RedisConfig; readonly key: Buffer } | undefined
+  readonly sharedCache: { readonly redis: RedisConfig; readonly key: KeyObject } | undefined
 }
 
 export interface AssertionSettings {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 import { createRedisStore } from '../state/redis-store.js'
 import type { RedisConfig } from '../state/redis-config.js'
 import type { StateStore } from '../state/store.js'
@@ -24,7 +24,7 @@ export interface SharedExchangeCache {
   close(): Promise<void>
 }
 
-export function createSharedExchangeCache(redis: RedisConfig, key: Buffer, store: StateStore = createRedisStore(redis)): SharedExchangeCache {
+export function createSharedExchangeCache(redis: RedisConfig, key: KeyObject, store: StateStore = createRedisStore(redis)): SharedExchangeCache {
   return {
     async get(cacheKey, now) {
       let value: string | undefined
@@ -50,7 +50,7 @@ export function createSharedExchangeCache(redis: RedisConfig, key: Buffer, store
 }
 
 /** `base64url(iv | ciphertext | tag)` of `{"t": token, "e": expiresAt}`. */
-export function seal(key: Buffer, cacheKey: string, entry: CachedToken): string {
+export function seal(key: KeyObject, cacheKey: string, entry: CachedToken): string {
   const iv = randomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(cacheKey))
   const body = Buffer.concat([cipher.update(JSON.stringify({ t: entry.token, e: entry.expiresAt })), cipher.final()])
@@ -58,7 +58,7 @@ export function seal(key: Buffer, cacheKey: string, entry: CachedToken): string 
 }
 
 /** The entry, or `undefined` when the value does not open under `key` for `cacheKey`. */
-export function open(key: Buffer, cacheKey: string, value: string): CachedToken | undefined {
+export function open(key: KeyObject, cacheKey: string, value: string): CachedToken | undefined {
   const raw = Buffer.from(value, 'base64url')
   if (raw.length <= IV_BYTES + TAG_BYTES) return undefined
   try {
@@ -74,15 +74,15 @@ export function open(key: Buffer, cacheKey: string, value: string): CachedToken 
 }
 
 /**
- * The 32-byte key from the key file's text: base64 (`openssl rand -base64 32`) or hex
+ * The 32-byte key from the key file's text, as a KeyObject (never printed, unlike a Buffer): base64 (`openssl rand -base64 32`) or hex
  * (`openssl rand -hex 32`); `undefined` when it is neither.
  */
-export function parseCacheKey(text: string): Buffer | undefined {
+export function parseCacheKey(text: string): KeyObject | undefined {
   const trimmed = text.trim()
-  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex')
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return createSecretKey(Buffer.from(trimmed, 'hex'))
   if (/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) {
     const key = Buffer.from(trimmed, 'base64')
-    if (key.length === 32) return key
+    if (key.length === 32) return createSecretKey(key)
   }
   return undefined
 }
