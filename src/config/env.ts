@@ -50,6 +50,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   MCP_EXCHANGE_CLIENT_ID: 'upstreamIdentity.exchange.clientId',
   MCP_EXCHANGE_CLIENT_SECRET_FILE: 'upstreamIdentity.exchange.clientSecretFile',
   MCP_EXCHANGE_SCOPE: 'upstreamIdentity.exchange.scope',
+  MCP_EXCHANGE_CACHE_KEY_FILE: 'upstreamIdentity.exchange.sharedCache.keyFile',
   MCP_ASSERTION_KEY_FILE: 'upstreamIdentity.assertion.signingKeyFile',
   MCP_MAX_BODY_SIZE: 'limits.maxBodySize',
   MCP_REQUEST_TIMEOUT: 'limits.requestTimeout',

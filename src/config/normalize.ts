@@ -115,6 +115,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     notices,
     backendUrl: backendUrl.href,
     issuer: raw.authorizationServers[0]?.issuer ?? '',
+    redis,
   })
 
   const listenHost = raw.listen.host

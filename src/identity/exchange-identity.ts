@@ -4,6 +4,7 @@ import type { Principal } from '../token/principal.js'
 import { ExchangeCache, type CachedToken } from './exchange-cache.js'
 import { TokenEndpointFailure, type IssuedToken, type TokenRequest } from './exchange-request.js'
 import type { ExchangeSettings } from './settings.js'
+import { createSharedExchangeCache, type SharedExchangeCache } from './shared-exchange-cache.js'
 import { createTokenEndpointClient, type TokenEndpointClient } from './token-endpoint.js'
 import type { IdentityHeaders, IdentityRequest, UpstreamIdentity } from './upstream-identity.js'
 
@@ -11,6 +12,8 @@ export interface ExchangeIdentityOptions {
   /** Milliseconds since the epoch (tests move it). */
   now?: () => number
   client?: TokenEndpointClient
+  /** Replaces the Redis-backed cache of `settings.sharedCache` (tests). */
+  shared?: SharedExchangeCache
 }
 
 /**
@@ -18,11 +21,15 @@ export interface ExchangeIdentityOptions {
  * caller's behalf (RFC 8693, or Entra On-Behalf-Of), so it sees the caller's own `sub`.
  * Exchanged tokens are cached per (client token, audience, scopes) until `expires_in` minus
  * the margin and never past the client token's `exp`; concurrent first calls share one exchange.
+ * With `sharedCache`, a miss here is looked up in Redis before the token endpoint is asked, and a
+ * fresh token is written there for the other gateways.
  */
 export function createExchangeIdentity(settings: ExchangeSettings, options: ExchangeIdentityOptions = {}): UpstreamIdentity {
   const now = options.now ?? Date.now
   const client = options.client ?? createTokenEndpointClient(settings)
   const cache = new ExchangeCache(settings.cacheSize, now)
+  const shared =
+    options.shared ?? (settings.sharedCache === undefined ? undefined : createSharedExchangeCache(settings.sharedCache.redis, settings.sharedCache.key))
   const audience = settings.audience ?? settings.resource ?? settings.scope.join(' ')
   const strip: ReadonlySet<string> = new Set([settings.header])
   const bearer = settings.header === 'authorization'
@@ -55,9 +62,18 @@ export function createExchangeIdentity(settings: ExchangeSettings, options: Exch
   }
 
   async function exchange(key: string, token: string, principal: Principal, scope: readonly string[]): Promise<IdentityHeaders> {
+    const notAfter = principal.expiresAt * 1000
     const entry = await cache.obtain(key, async () => {
+      const found = await shared?.get(key, now())
+      // The key hashes the client token, so a shared entry already ends by its `exp`; checked anyway.
+      if (found !== undefined && found.expiresAt <= notAfter) {
+        publish({ outcome: 'cache_hit' })
+        return found
+      }
       const actorToken = settings.actorToken === 'client-credentials' ? (await ownToken([])).token : undefined
-      return ask({ kind: 'exchange', subjectToken: token, scope, actorToken }, principal.expiresAt * 1000)
+      const issued = await ask({ kind: 'exchange', subjectToken: token, scope, actorToken }, notAfter)
+      await shared?.set(key, issued, now())
+      return issued
     })
     return headersFor(entry.token)
   }
@@ -92,6 +108,7 @@ export function createExchangeIdentity(settings: ExchangeSettings, options: Exch
       }
       return exchange(key, token, principal, scope).catch((error: unknown) => Promise.reject(refusal(error, jsonRpcId)))
     },
+    close: async () => shared?.close(),
   }
 }
 

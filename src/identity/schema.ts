@@ -108,6 +108,19 @@ const exchangeSchema = z.strictObject({
     .describe('An exchanged token is reused until `expires_in` minus this margin, and never past the client token\'s `exp`.'),
   cacheSize: z.coerce.number().int().min(0).max(1_000_000).default(10_000).describe('Most exchanged tokens held in memory.'),
   timeout: duration.prefault(5).describe('Longest wait for the token endpoint; beyond it, 503.'),
+  sharedCache: z
+    .strictObject({
+      keyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'File holding the 32-byte AES-256-GCM key exchanged tokens are sealed with in Redis, as base64 ' +
+            '(`openssl rand -base64 32`) or hex; chmod 600; the same on every gateway. Env: `MCP_EXCHANGE_CACHE_KEY_FILE`.',
+        ),
+    })
+    .prefault({})
+    .describe('Share exchanged tokens between gateways through Redis (`redis.url` is required), sealed. Unset: each process caches its own.'),
 })
 
 const assertionSchema = z.strictObject({

@@ -1,5 +1,8 @@
+import type { KeyObject } from 'node:crypto'
 import { readSecretFile, type Secret } from '../common/secret-file.js'
+import type { RedisConfig } from '../state/redis-config.js'
 import type { UpstreamIdentityOutput } from './schema.js'
+import { parseCacheKey } from './shared-exchange-cache.js'
 import { readSigningKey, type SigningKey } from './signing-key.js'
 
 /** How the gateway authenticates to the token endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2). */
@@ -28,6 +31,8 @@ export interface ExchangeSettings {
   readonly cacheSize: number
   /** Milliseconds. */
   readonly timeoutMs: number
+  /** Exchanged tokens shared through Redis, sealed with `key` (AES-256-GCM); `undefined`: memory only. */
+  readonly sharedCache: { readonly redis: RedisConfig; readonly key: KeyObject } | undefined
 }
 
 export interface AssertionSettings {
@@ -56,6 +61,8 @@ export interface IdentityContext {
   /** The backend URL, the assertion's default audience. */
   backendUrl: string
   issuer: string
+  /** The `redis` section, which the shared exchange cache needs. */
+  redis: RedisConfig | undefined
 }
 
 /** Reads the secret and key files of the chosen mode; problems name the setting, never the content. */
@@ -109,9 +116,30 @@ export function normalizeUpstreamIdentity(raw: UpstreamIdentityOutput, ctx: Iden
         cacheMarginMs: e.cacheMargin,
         cacheSize: e.cacheSize,
         timeoutMs: e.timeout,
+        sharedCache: readSharedCache(e.sharedCache.keyFile, ctx),
       }
     }
   }
+}
+
+/** The key file read and parsed, and Redis present: sharing asked for without either is a start-up problem. */
+function readSharedCache(file: string | undefined, ctx: IdentityContext): ExchangeSettings['sharedCache'] {
+  if (file === undefined) return undefined
+  const name = ctx.name('upstreamIdentity.exchange.sharedCache.keyFile')
+  if (ctx.redis === undefined) {
+    ctx.problems.push(`${name} shares exchanged tokens through Redis, but no Redis is set (redis.url, MCP_REDIS_URL)`)
+    return undefined
+  }
+  const read = readSecretFile(file, name, ctx.strict)
+  ctx.problems.push(...read.problems)
+  ctx.notices.push(...read.notices)
+  if (read.secret === undefined) return undefined
+  const key = parseCacheKey(read.secret.reveal())
+  if (key === undefined) {
+    ctx.problems.push(`${name}=${file} is not a 32-byte key in base64 or hex (openssl rand -base64 32)`)
+    return undefined
+  }
+  return { redis: ctx.redis, key }
 }
 
 function readKey(

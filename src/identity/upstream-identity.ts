@@ -26,6 +26,8 @@ export interface UpstreamIdentity {
   identify(request: IdentityRequest): IdentityHeaders | Promise<IdentityHeaders>
   /** The public keys the backend verifies with (JWKS JSON), for `mode: assertion`. */
   readonly jwks: string | undefined
+  /** Releases connections (the shared exchange cache's Redis client). */
+  close?(): Promise<void>
 }
 
 /** Where the assertion's public keys are served, on the main port and on the admin listener. */

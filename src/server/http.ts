@@ -6,7 +6,7 @@ import type { Config } from '../config/normalize.js'
 import { relayScopeChallenge } from '../metadata/challenge.js'
 import { createUpstreamIdentity } from './upstream-identity.js'
 import { jwksHandler } from '../identity/jwks.js'
-import { JWKS_PATH } from '../identity/upstream-identity.js'
+import { JWKS_PATH, type UpstreamIdentity } from '../identity/upstream-identity.js'
 import { createForwarder } from '../proxy/forward.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js'
 import { createConfiguredReplayCache, createConfiguredSenderConstraint, replayCacheIdentity } from './sender-constraint.js'
@@ -147,6 +147,7 @@ interface Parts {
   forwarder: ReturnType<typeof createForwarder>
   handler: (req: IncomingMessage, res: ServerResponse) => void
   rateLimiter: RateLimiter | undefined
+  identity: UpstreamIdentity | undefined
 }
 
 /**
@@ -194,13 +195,14 @@ function buildParts(
     identity,
     ...state,
   })
-  return { verifier, forwarder, handler, rateLimiter }
+  return { verifier, forwarder, handler, rateLimiter, identity }
 }
 
 async function closeParts(parts: Parts): Promise<void> {
   await parts.forwarder.close()
   await parts.verifier.close?.()
   await parts.rateLimiter?.close()
+  await parts.identity?.close?.()
 }
 
 /** Cert and key are read at start and on every reload; `minVersion` 1.2 unless 1.3 is asked for. */

@@ -26,7 +26,7 @@ export const redisSchema = z.strictObject({
   url: redisUrl
     .optional()
     .describe(
-      'Redis holding state shared by several gateways (introspection cache, DPoP replay cache, revocations, lockout, rate limits): `redis://host:6379/0`, ' +
+      'Redis holding state shared by several gateways (introspection cache, DPoP replay cache, revocations, lockout, rate limits, exchanged tokens): `redis://host:6379/0`, ' +
         '`rediss://` for TLS, or `host:port`. Unset: each process keeps its own state in memory. Env: `MCP_REDIS_URL`.',
     ),
   passwordFile: z

@@ -29,6 +29,7 @@ const SETTINGS: ExchangeSettings = {
   cacheMarginMs: 60_000,
   cacheSize: 2,
   timeoutMs: 1000,
+  sharedCache: undefined,
 }
 
 describe('token requests', () => {
