@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { Redis } from 'ioredis'
 import { createRemoteJWKSet, exportJWK, jwtVerify } from 'jose'
 import type { IncomingMessage } from 'node:http'
 import { checkUpstreamIdentity } from '../../src/check/identity-checks.js'
@@ -87,6 +88,8 @@ describe('exchange mode, rfc8693: the backend gets a token for itself with the c
     )
     stack = await startGatewayStack({
       argv: ['--config', file],
+      // SSE streams the SDK client leaves open would hold each close for the default 30 s drain.
+      env: { MCP_SHUTDOWN_TIMEOUT: '1s' },
       extraResources: { [BACKEND]: { scope: 'backend:read backend:admin backend:denied', format: 'jwt' } },
       authorizationServer: {
         exchange: {
@@ -271,6 +274,8 @@ describe('exchange mode, entra-obo with private_key_jwt', () => {
     )
     stack = await startGatewayStack({
       argv: ['--config', file],
+      // SSE streams the SDK client leaves open would hold each close for the default 30 s drain.
+      env: { MCP_SHUTDOWN_TIMEOUT: '1s' },
       extraResources: { [DOWNSTREAM]: { scope: 'files:read', format: 'jwt' } },
       authorizationServer: {
         exchange: {},
@@ -361,5 +366,87 @@ describe('exchange mode: the token endpoint failing', () => {
     await failing.setMode('pass')
     const token = await stack.as.userToken({ accountId: 'u-pass', resource: gateway.canonicalUri, scope: 'mcp:read' })
     assert.equal((await postMcp(gateway, `Bearer ${token}`)).status, 200)
+  })
+})
+
+describe('exchange mode, shared cache: two gateways on one Redis exchange a user token once', () => {
+  let stack: GatewayStack
+  let second: TestGateway
+  let temp: Awaited<ReturnType<typeof makeTempDir>>
+  const prefix = `mcp-gw-test-exchange-${randomUUID()}:`
+
+  before(async () => {
+    temp = await makeTempDir()
+    const secret = await writeSecret(temp.dir, 'secret', GATEWAY_CLIENT.clientSecret)
+    const sealKey = await writeSecret(temp.dir, 'cache-key', `${randomBytes(32).toString('base64')}\n`)
+    const file = join(temp.dir, 'gateway.yaml')
+    await writeFile(
+      file,
+      [
+        'redis:',
+        '  url: redis://127.0.0.1:6379',
+        `  keyPrefix: "${prefix}"`,
+        'upstreamIdentity:',
+        '  mode: exchange',
+        '  exchange:',
+        `    clientId: ${GATEWAY_CLIENT.clientId}`,
+        `    clientSecretFile: ${secret}`,
+        `    audience: ${BACKEND}`,
+        '    scope: [backend:read]',
+        `    sharedCache: { keyFile: ${sealKey} }`,
+        '',
+      ].join('\n'),
+    )
+    stack = await startGatewayStack({
+      argv: ['--config', file],
+      // SSE streams the SDK client leaves open would hold each close for the default 30 s drain.
+      env: { MCP_SHUTDOWN_TIMEOUT: '1s' },
+      extraResources: { [BACKEND]: { scope: 'backend:read', format: 'jwt' } },
+      authorizationServer: { exchange: {} },
+      backend: { identify: verifyExchanged(() => stack, BACKEND) },
+    })
+    // The second replica: same configuration and canonical URI, its own port and memory.
+    second = await startTestGateway({
+      argv: ['--config', file],
+      env: {
+        MCP_CANONICAL_URI: stack.gateway.canonicalUri,
+        MCP_AUTHORIZATION_SERVER: stack.as.issuer,
+        MCP_JWKS_URI: stack.as.jwksUri,
+        MCP_BACKEND: stack.backend.origin,
+        MCP_SCOPES_SUPPORTED: 'mcp:read mcp:write',
+        MCP_SHUTDOWN_TIMEOUT: '1s',
+      },
+    })
+  })
+  after(async () => {
+    await second?.close()
+    await stack?.close()
+    await temp?.remove()
+    const redis = new Redis('redis://127.0.0.1:6379')
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  })
+
+  test('the second gateway serves the first one\'s exchanged token from Redis; Redis never holds a token in clear', async () => {
+    const token = await stack.as.userToken({ accountId: 'carol', resource: stack.gateway.canonicalUri, scope: 'mcp:read' })
+    const before = exchangesOf(stack)
+    assert.equal(((await whoami(stack.gateway.canonicalUri, token)) as Record<string, unknown>)['sub'], 'carol')
+    assert.equal(exchangesOf(stack), before + 1)
+    assert.equal(((await whoami(`${second.url}/mcp`, token)) as Record<string, unknown>)['sub'], 'carol')
+    assert.equal(exchangesOf(stack), before + 1, 'no second exchange: the replica found the sealed token in Redis')
+
+    const redis = new Redis('redis://127.0.0.1:6379')
+    try {
+      const keys = await redis.keys(`${prefix}exchange:*`)
+      assert.equal(keys.length, 1)
+      const stored = (await redis.get(keys[0] as string)) ?? ''
+      assert.ok(stored.length > 0)
+      assert.ok(!stored.includes(token) && !keys[0]?.includes(token), 'the client token is neither key nor value')
+      assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(stored), 'no JWT in clear in the stored value')
+    } finally {
+      redis.disconnect()
+    }
+    assertNeverSent(stack.backend.requests, token)
   })
 })
