@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { rawHeaderValues } from '../common/raw-header.js'
 import type { Config } from '../config/normalize.js'
 import { GatewayError, type AuthScheme, type FailureReason, type UpstreamError } from '../errors.js'
 import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
@@ -196,7 +197,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     if (lockout !== undefined && lockout.blocked.size > 0) lockout.check(lockout.address(req))
 
     checkTokenOnlyInHeader(req.url ?? '/', req.headers['content-type'])
-    const credentials = extractCredentials(authorizationHeader(req), dpop !== 'off')
+    const credentials = extractCredentials(rawHeaderValues(req.rawHeaders, 'authorization'), dpop !== 'off')
     exchange.scheme = credentials.scheme
     const { token } = credentials
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
@@ -321,18 +322,6 @@ function serveMetadata(req: IncomingMessage, res: ServerResponse, document: stri
   res.end(body === '' ? undefined : body)
 }
 
-/** Node keeps only the first of repeated Authorization headers; the raw list tells the truth. */
-function authorizationHeader(req: IncomingMessage): string | string[] | undefined {
-  const raw = req.rawHeaders
-  let found: string | string[] | undefined
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string
-    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue
-    const value = raw[i + 1] as string
-    found = found === undefined ? value : [...(Array.isArray(found) ? found : [found]), value]
-  }
-  return found
-}
 
 /** Refused tokens that do not count toward the failed-authentication lockout. */
 const HONEST_FAILURES: ReadonlySet<FailureReason> = new Set(['expired', 'revoked'])

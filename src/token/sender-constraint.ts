@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { rawHeaderValues } from '../common/raw-header.js'
 import { GatewayError, InvalidDpopProof, InvalidToken, UseDpopNonce } from '../errors.js'
 import type { Credentials } from './bearer.js'
 import { clientCertificateThumbprint, type ClientCertificateSource } from './client-certificate.js'
@@ -82,7 +83,7 @@ export function createSenderConstraint(options: SenderConstraintOptions): Sender
   }
 
   async function checkProof(req: IncomingMessage, token: string, jkt: string): Promise<void> {
-    const header = dpopHeader(req)
+    const header = rawHeaderValues(req.rawHeaders, 'dpop')
     if (header === undefined) throw new InvalidDpopProof('invalid_dpop_proof', 'A DPoP proof is required')
     if (Array.isArray(header)) throw new InvalidDpopProof('invalid_dpop_proof', 'Send exactly one DPoP header')
     const nowSeconds = Math.floor(now() / 1000)
@@ -134,15 +135,3 @@ export function createSenderConstraint(options: SenderConstraintOptions): Sender
   }
 }
 
-/** The `DPoP` request header(s), from the raw list: Node would join repeated ones into one value. */
-function dpopHeader(req: IncomingMessage): string | string[] | undefined {
-  const raw = req.rawHeaders
-  let found: string | string[] | undefined
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string
-    if (name.length !== 4 || name.toLowerCase() !== 'dpop') continue
-    const value = raw[i + 1] as string
-    found = found === undefined ? value : [...(Array.isArray(found) ? found : [found]), value]
-  }
-  return found
-}
