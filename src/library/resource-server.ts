@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { GatewayError } from '../errors.js'
 import type { HeaderMap } from '../jsonrpc/header-value.js'
-import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
+import { metadataDocumentOf } from '../server/metadata-document.js'
 import { events } from '../observability/events.js'
 import { listFilterFor, type ListFilter } from '../policy/filter-list.js'
 import type { ProtocolVersion } from '../jsonrpc/protocol-version.js'
@@ -101,14 +101,7 @@ function createCore(config: ResourceServerConfig, verifier: ReturnType<typeof cr
   const policy = compilePolicy(config.scopes)
   const challenge = { resourceMetadata: config.resource.metadataUri, scope401: authorizer.challengeScope }
   const metadataPaths = new Set(config.resource.metadataPaths)
-  const document = buildProtectedResourceMetadata({
-    resource: config.resource.canonicalUri,
-    authorizationServers: config.authorizationServers.map((as) => as.issuer),
-    scopesSupported: authorizer.scopesSupported,
-    bearerMethodsSupported: config.resource.bearerMethodsSupported,
-    resourceDocumentation: config.resource.documentation,
-    resourceName: config.resource.name,
-  })
+  const document = metadataDocumentOf(config, authorizer.scopesSupported)
   const resourcePath = config.resource.path
   const base = resourcePath === '/' ? '' : resourcePath.replace(/\/$/, '')
 

@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { rawHeaderValues } from '../common/raw-header.js'
 import type { Config } from '../config/normalize.js'
 import { GatewayError, type AuthScheme, type FailureReason, type UpstreamError } from '../errors.js'
-import { buildProtectedResourceMetadata } from '../metadata/protected-resource.js'
 import type { IdentityHeaders, UpstreamIdentity } from '../identity/upstream-identity.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
@@ -14,6 +13,7 @@ import type { SenderConstraint } from '../token/sender-constraint.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import { readRequestBody } from './read-body.js'
 import { refuseRequestHead } from './request-head.js'
+import { metadataDocumentOf } from './metadata-document.js'
 import { closeIfBodyUnread, metadataAnswer, writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
 import type { McpCall } from '../jsonrpc/mcp-call.js'
@@ -136,17 +136,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
   const senderConstraint =
     parts.senderConstraint ?? createConfiguredSenderConstraint(config, createConfiguredReplayCache(config, { shared: false }))
   const dpop = config.senderConstraint.dpop
-  const metadataDocument = buildProtectedResourceMetadata({
-    resource: config.resource.canonicalUri,
-    authorizationServers: config.authorizationServers.map((as) => as.issuer),
-    scopesSupported: authorizer.scopesSupported,
-    bearerMethodsSupported: config.resource.bearerMethodsSupported,
-    resourceDocumentation: config.resource.documentation,
-    resourceName: config.resource.name,
-    dpopSigningAlgValuesSupported: dpop === 'off' ? undefined : config.senderConstraint.dpopAlgorithms,
-    dpopBoundAccessTokensRequired: dpop === 'off' ? undefined : dpop === 'required',
-    tlsClientCertificateBoundAccessTokens: config.senderConstraint.mtls === 'off' ? undefined : true,
-  })
+  const metadataDocument = metadataDocumentOf(config, authorizer.scopesSupported)
   const challenge: ChallengeContext = {
     resourceMetadata: config.resource.metadataUri,
     scope401: authorizer.challengeScope,
