@@ -4,22 +4,22 @@ import { rawHeaderValues } from '../common/raw-header.js'
 import type { Config } from '../config/normalize.js'
 import { GatewayError, type AuthScheme, type FailureReason, type UpstreamError } from '../errors.js'
 import type { IdentityHeaders, UpstreamIdentity } from '../identity/upstream-identity.js'
+import type { McpCall } from '../jsonrpc/mcp-call.js'
+import type { Lockout } from '../lockout/lockout.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
+import type { Revocations } from '../revocation/revocations.js'
 import { checkTokenOnlyInHeader, extractCredentials } from '../token/bearer.js'
-import { createConfiguredReplayCache, createConfiguredSenderConstraint } from './sender-constraint.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
 import type { SenderConstraint } from '../token/sender-constraint.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
+import type { McpAuthorizer } from './mcp-authorizer.js'
+import { metadataDocumentOf } from './metadata-document.js'
 import { readRequestBody } from './read-body.js'
 import { refuseRequestHead } from './request-head.js'
-import { metadataDocumentOf } from './metadata-document.js'
 import { closeIfBodyUnread, metadataAnswer, writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
-import type { McpCall } from '../jsonrpc/mcp-call.js'
-import type { McpAuthorizer } from './mcp-authorizer.js'
-import type { Lockout } from '../lockout/lockout.js'
-import type { Revocations } from '../revocation/revocations.js'
+import { createConfiguredReplayCache, createConfiguredSenderConstraint } from './sender-constraint.js'
 import { watchStream } from './stream-lifetime.js'
 
 export interface GatewayParts {
@@ -248,11 +248,10 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
       'cache-control': 'no-store',
     })
   }
-
 }
 
 /**
- * Step 10. Per-tool exchange scopes and a JSON-RPC answer to a refusal apply to a single
+ * Step 11. Per-tool exchange scopes and a JSON-RPC answer to a refusal apply to a single
  * `tools/call`; any other request (a batch too) gets the default identity.
  */
 function identifyCaller(identity: UpstreamIdentity, token: string, exchange: Exchange): IdentityHeaders | Promise<IdentityHeaders> {
