@@ -1,5 +1,6 @@
 import { createPrivateKey, randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
+import { formEncode, readBoundedText } from '../common/bounded-body.js'
 import { discoverAuthorizationServer } from '../token/discovery.js'
 import { parseTokenAnswer, tokenRequestForm, TokenEndpointFailure, type IssuedToken, type TokenRequest } from './exchange-request.js'
 import type { ExchangeSettings } from './settings.js'
@@ -81,7 +82,9 @@ export function createTokenEndpointClient(settings: ExchangeSettings): TokenEndp
         // `manual`: a token request carries credentials and is never sent on to another URL.
         const response = await fetch(url, { method: 'POST', headers, body: form.toString(), signal, redirect: 'manual' })
         status = response.status
-        text = await readBounded(response)
+        const body = response.body === null ? '' : await readBoundedText(response.body, MAX_ANSWER_BYTES)
+        if (body === undefined) throw new TokenEndpointFailure('unavailable', 'answer_too_large')
+        text = body
       } catch (error) {
         if (error instanceof TokenEndpointFailure) throw error
         throw new TokenEndpointFailure('unavailable', signal.aborted ? 'timeout' : 'unreachable')
@@ -91,18 +94,3 @@ export function createTokenEndpointClient(settings: ExchangeSettings): TokenEndp
   }
 }
 
-async function readBounded(response: Response): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? 0)
-  if (declared > MAX_ANSWER_BYTES) {
-    await response.body?.cancel()
-    throw new TokenEndpointFailure('unavailable', 'answer_too_large')
-  }
-  const text = await response.text()
-  if (text.length > MAX_ANSWER_BYTES) throw new TokenEndpointFailure('unavailable', 'answer_too_large')
-  return text
-}
-
-/** application/x-www-form-urlencoded, as RFC 6749 Appendix B encodes client credentials. */
-function formEncode(value: string): string {
-  return new URLSearchParams({ v: value }).toString().slice(2)
-}

@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici'
+import { formEncode, readBoundedText } from '../common/bounded-body.js'
 import { IntrospectionFailure, MAX_ANSWER_BYTES, parseIntrospectionAnswer, type IntrospectionAnswer } from './introspection-answer.js'
 import type { Secret } from '../common/secret-file.js'
 
@@ -61,7 +62,9 @@ export function createIntrospectionClient(options: IntrospectionClientOptions): 
           await response.body.dump({ limit: MAX_ANSWER_BYTES }).catch(() => undefined)
           throw new IntrospectionFailure(describeStatus(status))
         }
-        body = await readBounded(response.body)
+        const text = await readBoundedText(response.body, MAX_ANSWER_BYTES)
+        if (text === undefined) throw new IntrospectionFailure(`the response is larger than ${MAX_ANSWER_BYTES} bytes`)
+        body = text
       } catch (error) {
         if (error instanceof IntrospectionFailure) throw error
         throw new IntrospectionFailure(describeNetworkError(error, signal))
@@ -72,23 +75,6 @@ export function createIntrospectionClient(options: IntrospectionClientOptions): 
       await dispatcher.close()
     },
   }
-}
-
-/** application/x-www-form-urlencoded, as RFC 6749 Appendix B encodes client credentials. */
-function formEncode(value: string): string {
-  return new URLSearchParams({ v: value }).toString().slice(2)
-}
-
-async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  // Leaving the loop early (the throw) ends the iterator, which destroys the stream.
-  for await (const chunk of body) {
-    size += chunk.length
-    if (size > MAX_ANSWER_BYTES) throw new IntrospectionFailure(`the response is larger than ${MAX_ANSWER_BYTES} bytes`)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 function describeStatus(status: number): string {

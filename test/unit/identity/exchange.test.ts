@@ -1,12 +1,14 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Secret } from '../../../src/common/secret-file.js'
 import { IdentityRefused, IdentityUnavailable } from '../../../src/errors.js'
 import { ExchangeCache } from '../../../src/identity/exchange-cache.js'
 import { createExchangeIdentity } from '../../../src/identity/exchange-identity.js'
 import { parseTokenAnswer, tokenRequestForm, TokenEndpointFailure, type TokenRequest } from '../../../src/identity/exchange-request.js'
 import type { ExchangeSettings } from '../../../src/identity/settings.js'
-import type { TokenEndpointClient } from '../../../src/identity/token-endpoint.js'
+import { createTokenEndpointClient, type TokenEndpointClient } from '../../../src/identity/token-endpoint.js'
 import type { Principal } from '../../../src/token/principal.js'
 
 // Issue 15: the token requests as RFC 8693 §2.1 and the On-Behalf-Of grant spell them, the
@@ -177,5 +179,37 @@ describe('exchange cache lifetime', () => {
     assert.equal(cache.size, 2)
     assert.equal(cache.get('a'), undefined)
     assert.equal(cache.get('c'), 'c')
+  })
+})
+
+describe('the token endpoint client', () => {
+  test('an answer larger than 256 KiB, sent without Content-Length, is given up as it passes the limit', async () => {
+    let sent = 0
+    const server = createServer((req, res) => {
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/json' })
+      // Chunked, no length: only reading it tells how big it is. 1 MiB at most, in 16 KiB pieces.
+      const piece = Buffer.alloc(16 * 1024, 0x20)
+      const write = (): void => {
+        while (sent < 1024 * 1024) {
+          sent += piece.length
+          if (!res.write(piece)) return void res.once('drain', write)
+        }
+        res.end()
+      }
+      write()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    try {
+      const client = createTokenEndpointClient({ ...SETTINGS, tokenEndpoint: `http://127.0.0.1:${port}/token` })
+      await assert.rejects(
+        client.request({ kind: 'exchange', subjectToken: 'T', scope: ['a'], actorToken: undefined }),
+        (error: TokenEndpointFailure) => error.code === 'answer_too_large' && error.kind === 'unavailable',
+      )
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
