@@ -40,7 +40,11 @@ export class SharedStateUnavailable extends Error {
   }
 }
 
-/** The local copy: a bounded map; past `maxMembers` the member added first goes. */
+/**
+ * The local copy: a bounded map. Past `maxMembers`, members that have ended go first; only when
+ * every member is live does the one ending soonest go (a revocation that is nearly over, never
+ * one just added because it happens to be newest).
+ */
 class Members {
   readonly #ends = new Map<string, number>()
 
@@ -58,8 +62,18 @@ class Members {
     const current = this.#ends.get(member)
     if (current !== undefined && current >= until) return false
     this.#ends.set(member, until)
-    if (this.#ends.size > this.maxMembers) this.#ends.delete(this.#ends.keys().next().value as string)
+    if (this.#ends.size > this.maxMembers) this.#evict(Date.now())
     return true
+  }
+
+  #evict(now: number): void {
+    let soonest: string | undefined
+    let soonestEnd = Infinity
+    for (const [member, end] of this.#ends) {
+      if (end <= now) this.#ends.delete(member)
+      else if (end < soonestEnd) [soonest, soonestEnd] = [member, end]
+    }
+    if (this.#ends.size > this.maxMembers && soonest !== undefined) this.#ends.delete(soonest)
   }
 
   delete(member: string): boolean {
