@@ -38,7 +38,8 @@ export function unsupportedVersion(
     `Unsupported MCP protocol version; supported: ${supported.join(', ')}`,
     MCP_UNSUPPORTED_PROTOCOL_VERSION,
     id,
-    typeof requested === 'string' ? { supported, requested } : { supported },
+    // The client's own value is echoed only while it could be a version (a date, with room to spare).
+    typeof requested === 'string' && requested.length <= 64 ? { supported, requested } : { supported },
   )
 }
 

@@ -11,6 +11,7 @@ import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRe
 import type { Revocations } from '../revocation/revocations.js'
 import { checkTokenOnlyInHeader, extractCredentials } from '../token/bearer.js'
 import type { Principal, TokenVerifier } from '../token/principal.js'
+import { createMemoryReplayCache } from '../token/replay-cache.js'
 import type { SenderConstraint } from '../token/sender-constraint.js'
 import { checkOrigin, setCorsHeaders, writePreflight } from './cors.js'
 import type { McpAuthorizer } from './mcp-authorizer.js'
@@ -19,7 +20,7 @@ import { readRequestBody } from './read-body.js'
 import { refuseRequestHead } from './request-head.js'
 import { closeIfBodyUnread, metadataAnswer, writeError, writeJson, type ChallengeContext } from './respond.js'
 import { createRouter } from './routes.js'
-import { createConfiguredReplayCache, createConfiguredSenderConstraint } from './sender-constraint.js'
+import { createConfiguredSenderConstraint } from './sender-constraint.js'
 import { watchStream } from './stream-lifetime.js'
 
 export interface GatewayParts {
@@ -134,7 +135,8 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
   const { config, verifier, forwarder, authorizer, revocations, lockout } = parts
   const onStream = watchStream(config, revocations)
   const senderConstraint =
-    parts.senderConstraint ?? createConfiguredSenderConstraint(config, createConfiguredReplayCache(config, { shared: false }))
+    // Memory holds nothing to close, so a handler built without one owns no connection.
+    parts.senderConstraint ?? createConfiguredSenderConstraint(config, createMemoryReplayCache({ maxEntries: config.senderConstraint.replayCacheSize }))
   const dpop = config.senderConstraint.dpop
   const metadataDocument = metadataDocumentOf(config, authorizer.scopesSupported)
   const challenge: ChallengeContext = {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { rawHeaderValues } from '../common/raw-header.js'
 import { BadRequest, InvalidRequest, type GatewayError } from '../errors.js'
 
 /**
@@ -19,20 +20,9 @@ const UNNORMAL_PATH = /^[^?]*?(?:\/\/|\/\.\.?(?:[/?]|$)|\\|%(?:2e|2f|5c))/i
  * - a path in normal form (see `UNNORMAL_PATH`), so routing and the backend see the same path.
  */
 export function refuseRequestHead(req: IncomingMessage): GatewayError | undefined {
-  if (hasSeveralHosts(req.rawHeaders)) return new BadRequest('duplicate_host', 'Send exactly one Host header')
+  if (Array.isArray(rawHeaderValues(req.rawHeaders, 'host'))) return new BadRequest('duplicate_host', 'Send exactly one Host header')
   if (UNNORMAL_PATH.test(req.url ?? '/')) {
     return new InvalidRequest('invalid_path', 'The path must have no dot segments, empty segments, backslashes or encoded dots and slashes')
   }
   return undefined
-}
-
-function hasSeveralHosts(raw: readonly string[]): boolean {
-  let seen = false
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string
-    if (name.length !== 4 || (name !== 'Host' && name !== 'host' && name.toLowerCase() !== 'host')) continue
-    if (seen) return true
-    seen = true
-  }
-  return false
 }

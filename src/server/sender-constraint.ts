@@ -9,8 +9,8 @@ import { createSenderConstraint, type SenderConstraint } from '../token/sender-c
  * The replay cache as configured: Redis when shared state is configured (a proof replayed against
  * another replica is refused too), otherwise this process's memory.
  */
-export function createConfiguredReplayCache(config: Config, options: { shared: boolean } = { shared: true }): ReplayCache {
-  return options.shared && config.redis !== undefined && sharesReplayCache(config)
+export function createConfiguredReplayCache(config: Config): ReplayCache {
+  return config.redis !== undefined && sharesReplayCache(config)
     ? createStoreReplayCache(createRedisStore(config.redis))
     : createMemoryReplayCache({ maxEntries: config.senderConstraint.replayCacheSize })
 }

@@ -8,8 +8,6 @@ import { builtFrom, createIssuerVerifier, sameSettings, type IssuerVerifier } fr
 import type { TokenVerifier } from './principal.js'
 import { createTokenRouter, type VerifiedEntry } from './router.js'
 
-export { applyIssuerPolicy, withIssuerPolicy, type IssuerPolicy } from './issuer-policy.js'
-
 /** Verified JWTs remembered by default: enough for a busy gateway, a few MB at most. */
 const DEFAULT_CACHE_SIZE = 10_000
 
