@@ -39,7 +39,8 @@ export interface Config {
   readonly origins: { readonly any: boolean; readonly allowed: ReadonlySet<string> }
   readonly log: ConfigOutput['log']
   readonly rateLimit: RateLimitSettings
-  readonly senderConstraint: SenderConstraintSettings
+  /** `nonceSecret`: the key sealing DPoP nonces, read once from `nonceSecretFile` with the secret-file rules. */
+  readonly senderConstraint: SenderConstraintSettings & { readonly nonceSecret: Secret | undefined }
   readonly audit: ConfigOutput['audit']
   readonly metrics: ConfigOutput['metrics']
   readonly admin: ConfigOutput['admin'] & {
@@ -87,12 +88,14 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
         'or senderConstraint.forwardedCertificateHeader behind a TLS-terminating proxy',
     )
   }
+  let nonceSecret: Secret | undefined
   if (senderConstraint.nonceSecretFile !== undefined) {
     const name = ctx.name('senderConstraint.nonceSecretFile')
     const read = readSecretFile(senderConstraint.nonceSecretFile, name, ctx.strict)
     problems.push(...read.problems)
     notices.push(...read.notices)
     if (read.secret !== undefined && Buffer.byteLength(read.secret.reveal()) < 32) problems.push(`${name} must hold at least 32 bytes`)
+    nonceSecret = read.secret
   }
   if (senderConstraint.forwardedCertificateHeader !== undefined && senderConstraint.trustedProxies.length === 0) {
     problems.push(`${ctx.name('senderConstraint.forwardedCertificateHeader')} needs senderConstraint.trustedProxies: the header is read only from them`)
@@ -166,7 +169,7 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     origins: resolveOrigins(raw.origins, raw.resource.canonicalUri),
     log: raw.log,
     rateLimit,
-    senderConstraint,
+    senderConstraint: { ...senderConstraint, nonceSecret },
     audit: raw.audit,
     metrics: raw.metrics,
     admin: { ...raw.admin, token: adminToken },

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import type { Config } from '../config/normalize.js'
 import { createNonceSealer } from '../token/dpop-nonce.js'
 import { createRedisStore } from '../state/redis-store.js'
@@ -27,8 +26,8 @@ export function replayCacheIdentity(config: Config): string {
 /** The binding rule as configured, over `replay` (which the caller owns and closes). */
 export function createConfiguredSenderConstraint(config: Config, replay: ReplayCache): SenderConstraint {
   const settings = config.senderConstraint
-  // Checked at start (normalize.ts); the trailing newline is stripped as for every secret file.
-  const key = settings.nonceSecretFile === undefined ? undefined : Buffer.from(readFileSync(settings.nonceSecretFile, 'utf8').replace(/\r?\n$/, ''))
+  // Read once at start with the secret-file rules (config/normalize.ts).
+  const key = settings.nonceSecret === undefined ? undefined : Buffer.from(settings.nonceSecret.reveal())
   const nonces = settings.nonce ? createNonceSealer(settings.proofMaxAgeSeconds, key) : undefined
   return createSenderConstraint({ settings, canonicalOrigin: new URL(config.resource.canonicalUri).origin, replay, nonces })
 }

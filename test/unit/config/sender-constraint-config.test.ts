@@ -33,6 +33,7 @@ test('defaults: DPoP optional with four asymmetric algorithms, 300 s window, rep
     replayCacheOnError: 'deny',
     mtls: 'off',
     trustedProxies: [],
+    nonceSecret: undefined,
   })
 })
 
