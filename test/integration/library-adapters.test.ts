@@ -85,6 +85,30 @@ for (const framework of FRAMEWORKS) {
       assert.equal(response.headers.get('cache-control'), 'no-store')
     })
 
+    test('413 for a body past limits.maxBodySize sent chunked (no Content-Length to refuse it by)', async () => {
+      const token = await as.clientCredentialsToken({ resource, scope: 'mcp:tools' })
+      tokens.push(token)
+      const piece = new Uint8Array(64 * 1024).fill(0x20)
+      let sent = 0
+      // 2 MiB of spaces, twice the default limit, in 64 KiB pieces.
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 2 * 1024 * 1024) return controller.close()
+          sent += piece.length
+          controller.enqueue(piece)
+        },
+      })
+      const init = toolCall('echo')
+      const response = await fetch(resource, {
+        ...init,
+        headers: { ...(init.headers as object), authorization: `Bearer ${token}` },
+        body,
+        duplex: 'half',
+      } as RequestInit)
+      assert.equal(response.status, 413)
+      await response.body?.cancel()
+    })
+
     test('RFC 9728 metadata at the root and the path-aware URL', async () => {
       for (const url of [`${new URL(resource).origin}/.well-known/oauth-protected-resource`, metadataUrl]) {
         const response = await fetch(url)
