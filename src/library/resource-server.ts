@@ -141,6 +141,8 @@ function createCore(config: ResourceServerConfig, verifier: ReturnType<typeof cr
       return metadataAnswer(method, document, Array.isArray(requested) ? requested.join(', ') : requested)
     },
     listFilter(principal, message, headers) {
+      // With list filtering off, no message is read again.
+      if (!policy.filterLists) return undefined
       const call = authorizer.readCall(bytesOf(message), plainHeaders(headers))
       const filter = listFilterFor(policy, principal, call.request)
       return filter === undefined ? undefined : { filter, version: call.protocolVersion }
