@@ -65,3 +65,38 @@ describe('failed-authentication lockout', () => {
     assert.equal((await post('203.0.113.7', `Bearer ${good}`)).status, 200)
   })
 })
+
+/** MCP_TRUSTED_PROXIES, and only those: a forged X-Forwarded-For from any other peer is not an address. */
+describe('failed-authentication lockout, without trusted proxies', () => {
+  let backend: McpBackend
+  let gw: KeyFileGateway
+
+  before(async () => {
+    backend = await startMcpBackend({ mode: 'stateless' })
+    gw = await startKeyFileGateway({ backend: backend.origin, env: { MCP_AUTH_FAILURE_LIMIT: '3/1m', MCP_AUTH_FAILURE_BLOCK: '3s' } })
+  })
+  after(async () => {
+    await gw?.close()
+    await backend?.close()
+  })
+
+  test('rotating a forged X-Forwarded-For does not dodge the lockout: the TCP peer is counted', async () => {
+    const good = await gw.token()
+    const bad = `${good.slice(0, -4)}AAAA`
+    const post = (from: string, token: string) =>
+      send(gatewayMcpUrl(gw), {
+        method: 'POST',
+        headers: mcpHeaders({ 'x-forwarded-for': from, authorization: `Bearer ${token}` }),
+        body: INITIALIZE_BODY,
+      })
+    for (const forged of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) assert.equal((await post(forged, bad)).status, 401)
+    let status = (await post('198.51.100.4', good)).status
+    for (let i = 0; i < 50 && status !== 429; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      status = (await post('198.51.100.4', good)).status
+    }
+    assert.equal(status, 429, 'the loopback peer is blocked whatever the header says')
+    const blocked = gw.running.lockout?.blocked.entries().map((e) => e.member) ?? []
+    assert.ok(blocked.length === 1 && !blocked[0]?.startsWith('198.51.100'), `blocked: ${blocked.join(', ')}`)
+  })
+})
