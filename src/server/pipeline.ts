@@ -5,6 +5,7 @@ import type { Config } from '../config/normalize.js'
 import { GatewayError, type AuthScheme, type FailureReason, type UpstreamError } from '../errors.js'
 import type { IdentityHeaders, UpstreamIdentity } from '../identity/upstream-identity.js'
 import type { McpCall } from '../jsonrpc/mcp-call.js'
+import { createClientAddress } from '../lockout/client-address.js'
 import type { Lockout } from '../lockout/lockout.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
@@ -134,6 +135,8 @@ class Exchange implements ForwardListener {
 export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, verifier, forwarder, authorizer, revocations, lockout } = parts
   const onStream = watchStream(config, revocations)
+  // The client as MCP_TRUSTED_PROXIES says: the introspection cap counts per client, not per proxy.
+  const clientAddress = lockout?.address ?? createClientAddress(config.trustedProxies)
   const senderConstraint =
     // Memory holds nothing to close, so a handler built without one owns no connection.
     parts.senderConstraint ?? createConfiguredSenderConstraint(config, createMemoryReplayCache({ maxEntries: config.senderConstraint.replayCacheSize }))
@@ -193,7 +196,7 @@ export function createGatewayHandler(parts: GatewayParts): (req: IncomingMessage
     exchange.scheme = credentials.scheme
     const { token } = credentials
     // A token verified before costs no promise round trip (its cache entry is checked as verify would).
-    const principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token, { clientAddress: req.socket.remoteAddress }))
+    const principal = verifier.verifyCached?.(token) ?? (await verifier.verify(token, { clientAddress: clientAddress(req) }))
     const binding = senderConstraint.check(req, credentials, principal)
     if (binding !== undefined) await binding
     revocations?.check(principal, token)

@@ -73,7 +73,7 @@ export const introspectionSchema = z.strictObject({
       'Most calls per second to the introspection endpoint, `{ perClient, total }` (env: `<per client>,<total>`), ' +
         'so a flood of random tokens is not relayed to the authorization server; past either, 503 with ' +
         '`Retry-After` (`introspection_capped`). Cached answers never count. Counted in memory, per gateway ' +
-        'process; the client address is the TCP peer (behind a load balancer: the balancer). ' +
+        'process; the client address is the TCP peer, or the forwarded one when the peer is in `MCP_TRUSTED_PROXIES`. ' +
         'Env: `MCP_INTROSPECT_MAX_RATE` (default `50,500`).',
     ),
   opaqueTokens: z

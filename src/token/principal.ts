@@ -18,7 +18,7 @@ export interface Principal {
 /** Turns a bearer token into a principal, or throws a `GatewayError` (401/503). */
 /** What a verifier may know of the request besides its token. */
 export interface VerifyContext {
-  /** The TCP peer's address: introspection calls are capped per client (`MCP_INTROSPECT_MAX_RATE`). */
+  /** The client's address (`MCP_TRUSTED_PROXIES` honoured): introspection calls are capped per client (`MCP_INTROSPECT_MAX_RATE`). */
   clientAddress?: string | undefined
 }
 
