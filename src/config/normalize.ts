@@ -97,8 +97,8 @@ export function normalizeConfig(raw: ConfigOutput, ctx: NormalizeContext): Confi
     if (read.secret !== undefined && Buffer.byteLength(read.secret.reveal()) < 32) problems.push(`${name} must hold at least 32 bytes`)
     nonceSecret = read.secret
   }
-  if (senderConstraint.forwardedCertificateHeader !== undefined && senderConstraint.trustedProxies.length === 0) {
-    problems.push(`${ctx.name('senderConstraint.forwardedCertificateHeader')} needs senderConstraint.trustedProxies: the header is read only from them`)
+  if (senderConstraint.forwardedCertificateHeader !== undefined && raw.trustedProxies.length === 0) {
+    problems.push(`${ctx.name('senderConstraint.forwardedCertificateHeader')} needs MCP_TRUSTED_PROXIES (trustedProxies): the header is read only from them`)
   }
 
   const authorizationServers = resolveAuthorizationServers(raw.authorizationServers, {

@@ -9,20 +9,7 @@ import type { TrustedProxy } from './schema.js'
  * With no trusted proxies the headers are never read.
  */
 export function createClientAddress(trusted: readonly TrustedProxy[]): (req: IncomingMessage) => string {
-  const list = new BlockList()
-  for (const { address, prefix, family } of trusted) list.addSubnet(address, prefix, family)
-  // Peers are few (the proxies themselves, mostly): their answers are kept, bounded.
-  const known = new Map<string, boolean>()
-  const isTrusted = (address: string): boolean => {
-    let trusted = known.get(address)
-    if (trusted === undefined) {
-      const family = isIP(address)
-      trusted = family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4')
-      if (known.size >= 1024) known.clear()
-      known.set(address, trusted)
-    }
-    return trusted
-  }
+  const isTrusted = createTrustedPeer(trusted)
   return (req) => {
     const peer = plain(req.socket.remoteAddress ?? '')
     if (trusted.length === 0 || !isTrusted(peer)) return peer
@@ -33,6 +20,28 @@ export function createClientAddress(trusted: readonly TrustedProxy[]): (req: Inc
       if (!isTrusted(hop)) return hop
     }
     return chain.length > 0 ? (chain[0] as string) : peer
+  }
+}
+
+/**
+ * Whether an address is one of `MCP_TRUSTED_PROXIES` (addresses or CIDR ranges; `::ffff:` IPv4
+ * peers count as IPv4): the one list every feature that believes a proxy's header reads.
+ */
+export function createTrustedPeer(trusted: readonly TrustedProxy[]): (address: string) => boolean {
+  const list = new BlockList()
+  for (const { address, prefix, family } of trusted) list.addSubnet(address, prefix, family)
+  // Peers are few (the proxies themselves, mostly): their answers are kept, bounded.
+  const known = new Map<string, boolean>()
+  return (raw) => {
+    const address = plain(raw)
+    let answer = known.get(address)
+    if (answer === undefined) {
+      const family = isIP(address)
+      answer = family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4')
+      if (known.size >= 1024) known.clear()
+      known.set(address, answer)
+    }
+    return answer
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Config } from '../config/normalize.js'
+import { createTrustedPeer } from '../lockout/client-address.js'
 import { createNonceSealer } from '../token/dpop-nonce.js'
 import { createRedisStore } from '../state/redis-store.js'
 import { createMemoryReplayCache, createStoreReplayCache, type ReplayCache } from '../token/replay-cache.js'
@@ -29,7 +30,13 @@ export function createConfiguredSenderConstraint(config: Config, replay: ReplayC
   // Read once at start with the secret-file rules (config/normalize.ts).
   const key = settings.nonceSecret === undefined ? undefined : Buffer.from(settings.nonceSecret.reveal())
   const nonces = settings.nonce ? createNonceSealer(settings.proofMaxAgeSeconds, key) : undefined
-  return createSenderConstraint({ settings, canonicalOrigin: new URL(config.resource.canonicalUri).origin, replay, nonces })
+  return createSenderConstraint({
+    settings,
+    canonicalOrigin: new URL(config.resource.canonicalUri).origin,
+    replay,
+    nonces,
+    isTrustedPeer: createTrustedPeer(config.trustedProxies),
+  })
 }
 
 /** With DPoP off no proof is checked, so no Redis connection is opened for them. */

@@ -5,8 +5,8 @@ import type { TLSSocket } from 'node:tls'
 export interface ClientCertificateSource {
   /** Header a TLS-terminating proxy puts the client certificate in, if trusted at all. */
   forwardedHeader: string | undefined
-  /** Peer addresses whose `forwardedHeader` is believed. */
-  trustedProxies: ReadonlySet<string>
+  /** Whether a peer's `forwardedHeader` is believed (`MCP_TRUSTED_PROXIES`). */
+  isTrustedPeer: (address: string) => boolean
 }
 
 /**
@@ -22,8 +22,7 @@ export function clientCertificateThumbprint(req: IncomingMessage, source: Client
     if (raw !== undefined) return hash('sha256', raw, 'base64url')
   }
   if (source.forwardedHeader === undefined) return undefined
-  const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')
-  if (!source.trustedProxies.has(peer)) return undefined
+  if (!source.isTrustedPeer(req.socket.remoteAddress ?? '')) return undefined
   const value = req.headers[source.forwardedHeader.toLowerCase()]
   if (typeof value !== 'string') return undefined
   const der = forwardedCertificateDer(value)

@@ -62,11 +62,8 @@ export const senderConstraintSchema = z.strictObject({
     .optional()
     .describe(
       'Header in which a TLS-terminating proxy passes the client certificate (URL-encoded PEM, as nginx ' +
-        '`$ssl_client_escaped_cert` and Envoy `X-Forwarded-Client-Cert` `Cert=`); read only from `trustedProxies`.',
+        '`$ssl_client_escaped_cert` and Envoy `X-Forwarded-Client-Cert` `Cert=`); read only from `MCP_TRUSTED_PROXIES` (`trustedProxies`).',
     ),
-  trustedProxies: list
-    .default([])
-    .describe('Peer addresses allowed to send `forwardedCertificateHeader`; from any other peer the header is ignored.'),
 })
 
 export type SenderConstraintSettings = z.output<typeof senderConstraintSchema>

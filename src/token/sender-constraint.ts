@@ -45,6 +45,8 @@ export function readBinding(claims: Readonly<Record<string, unknown>>): TokenBin
 
 export interface SenderConstraintOptions {
   settings: SenderConstraintSettings
+  /** Whose `forwardedCertificateHeader` is believed (`MCP_TRUSTED_PROXIES`); default: nobody's. */
+  isTrustedPeer?: (address: string) => boolean
   /** The canonical URI's origin: `htu` is checked against it, so TLS termination in front changes nothing. */
   canonicalOrigin: string
   /** Owned by the caller, which closes it (it may outlive this object across reloads). */
@@ -70,7 +72,7 @@ export function createSenderConstraint(options: SenderConstraintOptions): Sender
   const replayTtlMs = 2 * settings.proofMaxAgeSeconds * 1000
   const certificates: ClientCertificateSource = {
     forwardedHeader: settings.forwardedCertificateHeader,
-    trustedProxies: new Set(settings.trustedProxies),
+    isTrustedPeer: options.isTrustedPeer ?? (() => false),
   }
 
   function checkCertificate(req: IncomingMessage, x5t: string): void {

@@ -32,7 +32,6 @@ test('defaults: DPoP optional with four asymmetric algorithms, 300 s window, rep
     replayCacheSize: 100_000,
     replayCacheOnError: 'deny',
     mtls: 'off',
-    trustedProxies: [],
     nonceSecret: undefined,
   })
 })

@@ -10,6 +10,7 @@ import type { Credentials } from '../../../src/token/bearer.js'
 import type { Principal } from '../../../src/token/principal.js'
 import { createMemoryReplayCache, type ReplayCache } from '../../../src/token/replay-cache.js'
 import { senderConstraintSchema } from '../../../src/token/sender-constraint-config.js'
+import { createTrustedPeer } from '../../../src/lockout/client-address.js'
 import { createSenderConstraint, readBinding } from '../../../src/token/sender-constraint.js'
 import { makeClientCertificate, makeSelfSigned, type CertificateFiles } from '../../support/certificates.js'
 import { createDpopKey, makeProof, type DpopKey } from '../../support/dpop.js'
@@ -69,8 +70,12 @@ describe('createSenderConstraint', () => {
   let ca: CertificateFiles
   let client: CertificateFiles
   const now = 1_800_000_000_000
-  const make = (overrides: Record<string, unknown> = {}, replay: ReplayCache = createMemoryReplayCache({ maxEntries: 100, now: () => now })) =>
-    createSenderConstraint({ settings: settings(overrides), canonicalOrigin: ORIGIN, replay, now: () => now })
+  const make = (overrides: Record<string, unknown> = {}, replay: ReplayCache = createMemoryReplayCache({ maxEntries: 100, now: () => now })) => {
+    // MCP_TRUSTED_PROXIES, as the gateway hands it over (config/normalize.ts, lockout/client-address.ts).
+    const { trustedProxies = [], ...rest } = overrides as { trustedProxies?: string[] }
+    const isTrustedPeer = createTrustedPeer(trustedProxies.map((address) => ({ address, prefix: 32, family: 'ipv4' as const })))
+    return createSenderConstraint({ settings: settings(rest), canonicalOrigin: ORIGIN, replay, now: () => now, isTrustedPeer })
+  }
   const proofHeader = async (k: DpopKey, extra: Parameters<typeof makeProof>[1] extends infer O ? Partial<O> : never = {}) =>
     ['DPoP', await makeProof(k, { htm: 'POST', htu: URI, accessToken: TOKEN, iat: now / 1000, ...extra })] as [string, string]
 
