@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { TokenCache } from '../common/token-cache.js'
 
 /** A token held for reuse until `expiresAt` (milliseconds since the epoch). */
 export interface CachedToken {
@@ -9,33 +9,27 @@ export interface CachedToken {
 /**
  * Exchanged tokens by a hash of (client token, audience, scopes): the client's token itself is
  * never a key, so a heap dump of the map holds no usable credential as an index. Concurrent
- * requests for one key share one call to the token endpoint. At most `maxEntries` are held; the
- * oldest goes first. Entries past `expiresAt` are never returned.
+ * requests for one key share one call to the token endpoint. The entries are the project's bounded
+ * LRU (common/token-cache.ts): at most `maxEntries`, none returned past its `expiresAt`.
  */
 export class ExchangeCache {
-  readonly #entries = new Map<string, CachedToken>()
+  readonly #entries: TokenCache<string>
   readonly #pending = new Map<string, Promise<CachedToken>>()
 
   constructor(
-    readonly maxEntries: number,
+    maxEntries: number,
     readonly now: () => number = Date.now,
-  ) {}
-
-  static key(...parts: readonly string[]): string {
-    return createHash('sha256').update(parts.join('\0')).digest('base64url')
+  ) {
+    this.#entries = new TokenCache(maxEntries)
   }
 
-  get size(): number {
-    return this.#entries.size
+  static key(...parts: readonly string[]): string {
+    return TokenCache.key(parts.join('\0'))
   }
 
   /** The cached token for `key` while it is still valid. */
   get(key: string): string | undefined {
-    const entry = this.#entries.get(key)
-    if (entry === undefined) return undefined
-    if (entry.expiresAt > this.now()) return entry.token
-    this.#entries.delete(key)
-    return undefined
+    return this.#entries.get(key, this.now())
   }
 
   /**
@@ -48,7 +42,7 @@ export class ExchangeCache {
     const call = fetch().then(
       (entry) => {
         this.#pending.delete(key)
-        if (entry.expiresAt > this.now()) this.#store(key, entry)
+        if (entry.expiresAt > this.now()) this.#entries.set(key, entry.token, entry.expiresAt)
         return entry
       },
       (error: unknown) => {
@@ -58,15 +52,5 @@ export class ExchangeCache {
     )
     this.#pending.set(key, call)
     return call
-  }
-
-  #store(key: string, entry: CachedToken): void {
-    if (this.maxEntries === 0) return
-    this.#entries.delete(key)
-    if (this.#entries.size >= this.maxEntries) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done !== true) this.#entries.delete(oldest.value)
-    }
-    this.#entries.set(key, entry)
   }
 }
