@@ -117,7 +117,7 @@ export const IGNORED_ENV: Readonly<Record<string, string>> = {
 }
 
 /** Variables read outside this table: `MCP_CONFIG` (the file, in `load.ts`) and `MCP_PROBE_TOKEN` (`probe`). */
-export const OTHER_ENV: readonly string[] = ['MCP_CONFIG', 'MCP_PROBE_TOKEN']
+const OTHER_ENV: readonly string[] = ['MCP_CONFIG', 'MCP_PROBE_TOKEN']
 
 /** Every `MCP_*` name the gateway knows; any other one set is a start-up error. */
 export function knownEnvNames(): string[] {

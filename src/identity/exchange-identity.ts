@@ -116,7 +116,7 @@ export function createExchangeIdentity(settings: ExchangeSettings, options: Exch
  * A token that speaks for an application, not a user: no `sub`, a `sub` that is the client id
  * (the client-credentials grant, RFC 9068 §2.2), or Entra's `idtyp: app`.
  */
-export function isAppOnly(principal: Principal): boolean {
+function isAppOnly(principal: Principal): boolean {
   return principal.subject === undefined || principal.subject === principal.clientId || principal.claims['idtyp'] === 'app'
 }
 

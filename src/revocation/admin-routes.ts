@@ -206,7 +206,7 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 /** A token lifetime no issuer bounds (`maxTokenLifetime` unset) is held for this long by default. */
-export const UNBOUNDED_LIFETIME_MS = 24 * 3_600_000
+const UNBOUNDED_LIFETIME_MS = 24 * 3_600_000
 
 /** The route options a configuration implies; `undefined` without an admin token. */
 export function revocationRouteOptions(

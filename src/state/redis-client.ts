@@ -72,11 +72,6 @@ export function createRedisClient(config: RedisConfig, options: RedisClientOptio
   }
 }
 
-/** Whether a client can take a command now (while reconnecting, commands would wait or fail). */
-export function isRedisConnected(client: Redis): boolean {
-  return client.status === 'ready'
-}
-
 /** Quits politely, or drops the connection when Redis is not there to answer within half a second. */
 export async function closeRedisClient(client: Redis): Promise<void> {
   try {

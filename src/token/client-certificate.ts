@@ -33,7 +33,7 @@ export function clientCertificateThumbprint(req: IncomingMessage, source: Client
  * The DER bytes of a forwarded certificate: URL-encoded PEM (nginx `$ssl_client_escaped_cert`),
  * or Envoy's `X-Forwarded-Client-Cert` whose `Cert="..."` element holds the same.
  */
-export function forwardedCertificateDer(value: string): Buffer | undefined {
+function forwardedCertificateDer(value: string): Buffer | undefined {
   const element = /(?:^|[;,])\s*Cert="?([^";,]+)"?/i.exec(value)
   let pem: string
   try {

@@ -11,7 +11,7 @@ import { JWS_COMPACT } from './router.js'
  */
 
 /** Larger `DPoP` headers are refused unread; a proof with an RSA-4096 key is about 1.6 KiB. */
-export const MAX_PROOF_BYTES = 8 * 1024
+const MAX_PROOF_BYTES = 8 * 1024
 
 /** Longest `jti` kept in the replay cache; RFC 9449 §4.2 asks for 96 bits of randomness, far less. */
 const MAX_JTI_LENGTH = 256
