@@ -26,7 +26,8 @@ export interface BackendOptions {
   neverUpstream?: readonly string[]
   /**
    * Rewrites a backend's own `WWW-Authenticate` step-up challenge on a 403 for the client (its
-   * `resource_metadata` must be the gateway's); `undefined` leaves the header as the backend sent it.
+   * `resource_metadata` must be the gateway's); with it set, any other challenge of a backend 401 or
+   * 403 is dropped. `undefined` leaves the header as the backend sent it.
    */
   relayChallenge?: (values: string | readonly string[]) => string | undefined
 }
@@ -260,7 +261,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     // The gateway's request id, as on its own answers (set here rather than with `setHeader`
     // before, which would make node merge every header in one by one); a backend's own one stands.
     if (indexOfName(headers, 'x-request-id') === -1) headers.push('x-request-id', this.#listener.id)
-    if (statusCode === 403) this.#relay(headers)
+    if (statusCode === 401 || statusCode === 403) this.#relay(headers)
     if (rewrite?.kind === 'whole') {
       // Nothing goes to the client before the rewritten body exists: then status line, headers
       // with its Content-Length, and body in one write; a body that cannot be rewritten is a 502.
@@ -288,12 +289,24 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
   }
 
   /** A backend's own insufficient_scope challenge, relayed as the gateway's one challenge line. */
+  /**
+   * A backend's own challenge (RFC 6750 §3) names the backend's metadata, and the client must only
+   * ever be sent to the gateway's: an `insufficient_scope` 403 is relayed rewritten (step-up,
+   * docs/errors.md `upstream_insufficient_scope`); any other challenge of a 401 or 403 is dropped, so the client's OAuth flow stays
+   * with the gateway.
+   */
   #relay(headers: HeaderList): void {
-    const at = indexOfName(headers, 'www-authenticate')
-    if (at === -1 || this.#relayChallenge === undefined) return
-    const relayed = this.#relayChallenge(headers[at + 1] as string | string[])
+    if (this.#relayChallenge === undefined) return
+    const values: string[] = []
+    for (let i = headers.length - 2; i >= 0; i -= 2) {
+      if (headers[i] !== 'www-authenticate') continue
+      values.unshift(...[headers[i + 1] as string | string[]].flat())
+      headers.splice(i, 2)
+    }
+    if (values.length === 0) return
+    const relayed = this.#relayChallenge(values)
     if (relayed === undefined) return
-    headers[at + 1] = relayed
+    headers.push('www-authenticate', relayed)
     this.#outcome = 'upstream_insufficient_scope'
   }
 

@@ -452,3 +452,35 @@ describe("an MCP SDK backend's own step-up challenge", () => {
     }
   })
 })
+
+describe("a backend's other challenges", () => {
+  let backend: TcpBackend
+  let gateway: KeyFileGateway
+
+  before(async () => {
+    // A backend that answers 401 with a challenge naming its own metadata, as an SDK server does.
+    backend = await startTcpBackend((socket) => {
+      const body = '{"error":"invalid_token"}'
+      socket.end(
+        'HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n' +
+          'www-authenticate: Bearer error="invalid_token", resource_metadata="http://127.0.0.1:1/.well-known/oauth-protected-resource/backend"\r\n' +
+          `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      )
+    })
+    gateway = await startKeyFileGateway({ backend: backend.origin })
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+  })
+
+  test("a backend 401's own challenge is not passed on: the client is never sent to the backend's metadata", async () => {
+    const response = await send(gatewayMcpUrl(gateway), {
+      method: 'POST',
+      headers: mcpHeaders({ authorization: `Bearer ${await gateway.token()}` }),
+      body: call(1),
+    })
+    assert.equal(response.status, 401)
+    assert.deepEqual(headerLines(response, 'www-authenticate'), [])
+  })
+})
