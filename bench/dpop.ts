@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
+import { createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { accessTokenClaims, signJwt, type BenchKey } from './keys.js'
 import type { LoadRequest } from './load/load-spec.js'
 import { mcpRequests } from './requests.js'
@@ -52,4 +52,21 @@ export function createDpopClient(accessKey: BenchKey, resource: string, tokenCou
 function proof(header: string, key: KeyObject, claims: object): string {
   const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
   return `${input}.${sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
+}
+
+/**
+ * The floor under the row's target: CPU µs of one P-256 signature check (node:crypto, the call the
+ * gateway makes per proof), in this process, now. No DPoP request can cost less than a Bearer one
+ * plus this.
+ */
+export function p256VerifyCpuUs(count = 2_000): number {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const data = Buffer.from('x'.repeat(300))
+  const signature = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })
+  const options = { key: publicKey, dsaEncoding: 'ieee-p1363' } as const
+  for (let i = 0; i < 200; i++) verify('sha256', data, options, signature)
+  const before = process.cpuUsage()
+  for (let i = 0; i < count; i++) if (!verify('sha256', data, options, signature)) throw new Error('the P-256 floor check did not verify')
+  const used = process.cpuUsage(before)
+  return (used.user + used.system) / count
 }

@@ -41,6 +41,7 @@ Modes (default: throughput table):
   --profile           CPU profile of the gateway, JWT RS256 warm cache (writes bench/.tmp/*.cpuprofile);
                       --only jwt-rs256-quiet: access log and audit trail off; --only policy:
                       per-tool scopes and list filtering on; --only introspection: opaque tokens;
+                      --only dpop-es256: DPoP-bound tokens, a fresh ES256 proof per request;
                       --rate R: under open-loop load at R req/s instead of saturation
   --soak              minutes of mixed traffic (valid, expired, forged and missing tokens, a
                       duplicate-name body, stalled sockets): statuses, errors, RSS, a verdict

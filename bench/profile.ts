@@ -8,6 +8,7 @@ import { createBenchKeys } from './keys.js'
 import { measure, type Scenario } from './measure.js'
 import { mcpRequests } from './requests.js'
 import { writeSection } from './results-file.js'
+import { startDpopRow } from './throughput.js'
 import {
   baseGatewayEnv,
   mintTokens,
@@ -44,6 +45,7 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   const quiet = options.only.includes('jwt-rs256-quiet')
   const policy = options.only.includes('policy')
   const introspection = options.only.includes('introspection')
+  const dpop = options.only.includes('dpop-es256')
   const env: Record<string, string> = { ...baseGatewayEnv(backend, keys) }
   if (quiet) Object.assign(env, { MCP_LOG_LEVEL: 'warn', MCP_AUDIT_LOG: 'off' })
   if (policy) {
@@ -52,14 +54,21 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
     delete env.MCP_REQUIRED_SCOPE
     env.MCP_CONFIG = file
   }
-  const variant = `${quiet ? 'profileQuiet' : policy ? 'profilePolicy' : introspection ? 'profileIntrospection' : 'profile'}${options.rates[0] === undefined ? '' : `@${options.rates[0]}`}`
+  const variant = `${quiet ? 'profileQuiet' : policy ? 'profilePolicy' : introspection ? 'profileIntrospection' : dpop ? 'profileDpop' : 'profile'}${options.rates[0] === undefined ? '' : `@${options.rates[0]}`}`
   const launch = {
     ...built,
     nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '100'],
   }
   let gateway: GatewayProcess
   let tokens: string[]
-  if (introspection) {
+  let dpopRow: Scenario | undefined
+  if (dpop) {
+    const started = await startDpopRow(launch, env, keys, ctx.dir, options.connections)
+    if ('reason' in started) throw new Error(`the DPoP gateway did not start: ${started.reason}`)
+    dpopRow = started.scenario
+    gateway = started.gateway
+    tokens = []
+  } else if (introspection) {
     const started = await startIntrospectionGateway(backend, ctx.dir, launch)
     if (!started.ok) throw new Error(`the introspection gateway did not start: ${started.reason}`)
     const { server } = started.value
@@ -77,13 +86,14 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   const rate = options.rates[0]
   const scenario: Scenario = {
     id: variant,
-    label: `gateway ${introspection ? 'introspection' : 'JWT RS256'}${quiet ? ', logs+audit off' : policy ? ', per-tool policy' : ''}${rate === undefined ? '' : ` @ ${rate} req/s`} (profiled)`,
+    label: `gateway ${introspection ? 'introspection' : dpop ? 'DPoP-bound JWT, ES256 proofs' : 'JWT RS256'}${quiet ? ', logs+audit off' : policy ? ', per-tool policy' : ''}${rate === undefined ? '' : ` @ ${rate} req/s`} (profiled)`,
     kind: rate === undefined ? 'throughput' : 'rate',
     rate,
     connections: options.connections,
     origin: gateway.url,
     targetPid: gateway.child.pid,
     requests: mcpRequests(tokens),
+    ...(dpopRow === undefined ? {} : { requests: dpopRow.requests, requestsFor: dpopRow.requestsFor }),
   }
   await measure(scenario, backend.child.pid, ctx.generator, ctx.dir, 2, 0)
   const from = Number(process.hrtime.bigint() / 1000n)

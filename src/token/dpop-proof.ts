@@ -1,17 +1,20 @@
 import { hash } from 'node:crypto'
-import { decodeProtectedHeader } from 'jose'
+import { TokenCache } from '../common/token-cache.js'
 import { InvalidDpopProof } from '../errors.js'
-import { ProofKeyError, verifyWithEmbeddedKey } from './proof-key.js'
+import { importProofKey, verifiesWith, type ProofKey } from './proof-key.js'
 import { JWS_COMPACT } from './router.js'
 
 /**
  * RFC 9449 §4.3: the checks a resource server makes on a DPoP proof, as one function (the clock is
- * a parameter; proof-key.ts keeps recently seen client keys). Replay (`jti` seen before), the token's key binding and nonces are the
+ * a parameter; checked headers, with their imported keys, are kept). Replay (`jti` seen before), the token's key binding and nonces are the
  * caller's: they need state or the verified token.
  */
 
 /** Larger `DPoP` headers are refused unread; a proof with an RSA-4096 key is about 1.6 KiB. */
 const MAX_PROOF_BYTES = 8 * 1024
+
+/** Proof headers (one per client key) kept checked and imported. */
+const HEADER_CACHE_SIZE = 1_000
 
 /** Longest `jti` kept in the replay cache; RFC 9449 §4.2 asks for 96 bits of randomness, far less. */
 const MAX_JTI_LENGTH = 256
@@ -46,52 +49,85 @@ export interface DpopProof {
 export async function checkDpopProof(proof: string, expect: DpopProofExpectation): Promise<DpopProof> {
   if (proof.length > MAX_PROOF_BYTES) throw invalid('The DPoP proof is too large')
   if (!JWS_COMPACT.test(proof)) throw invalid('The DPoP proof is malformed')
-  let header: ReturnType<typeof decodeProtectedHeader>
-  try {
-    header = decodeProtectedHeader(proof)
-  } catch (error) {
-    throw invalid('The DPoP proof is malformed', error)
-  }
-  if (header.typ !== 'dpop+jwt') throw invalid('The DPoP proof has the wrong type')
-  // Never `none` nor an HMAC: the allowlist holds asymmetric algorithms only (RFC 9449 §4.2).
-  if (typeof header.alg !== 'string' || !expect.algorithms.includes(header.alg)) {
-    throw invalid('The DPoP proof uses an algorithm that is not allowed')
-  }
-  const jwk = header.jwk
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalid('The DPoP proof carries no public key')
-  if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw invalid('The DPoP proof carries a private key')
-
-  // RFC 7515 §4.1.11: an extension this check does not know must not be ignored.
-  if (header.crit !== undefined) throw invalid('The DPoP proof is malformed')
   const [encodedHeader, encodedPayload, encodedSignature] = proof.split('.') as [string, string, string]
-  let jkt: string
-  try {
-    jkt = verifyWithEmbeddedKey(header.alg, jwk as Record<string, unknown>, `${encodedHeader}.${encodedPayload}`, Buffer.from(encodedSignature, 'base64url'))
-  } catch (error) {
-    const problem = error instanceof ProofKeyError ? error.problem : 'key'
-    throw invalid(problem === 'signature' ? 'The DPoP proof signature is invalid' : 'The DPoP proof carries no usable public key', error)
+  const header = proofHeader(encodedHeader, expect.algorithms)
+  if (!verifiesWith(header.key, `${encodedHeader}.${encodedPayload}`, Buffer.from(encodedSignature, 'base64url'))) {
+    throw invalid('The DPoP proof signature is invalid')
   }
-  let payload: Record<string, unknown>
-  try {
-    payload = JSON.parse(Buffer.from(encodedPayload, 'base64url').toString('utf8')) as Record<string, unknown>
-  } catch (error) {
-    throw invalid('The DPoP proof is malformed', error)
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('The DPoP proof is malformed')
+  const payload = decodeSegment(encodedPayload)
 
   const { jti, htm, htu, iat, ath, nonce } = payload
   if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw invalid('The DPoP proof has no valid jti')
   if (htm !== expect.method) throw invalid('The DPoP proof was made for another method')
-  if (typeof htu !== 'string' || normalizeHtu(htu) !== normalizeHtu(expect.uri)) {
-    throw invalid('The DPoP proof was made for another URI')
-  }
+  if (typeof htu !== 'string' || !sameHtu(htu, expect.uri)) throw invalid('The DPoP proof was made for another URI')
   if (typeof iat !== 'number' || !Number.isFinite(iat) || Math.abs(expect.nowSeconds - iat) > expect.maxAgeSeconds) {
     throw invalid('The DPoP proof is outside its time window')
   }
   if (ath !== accessTokenHash(expect.accessToken)) throw invalid('The DPoP proof was made for another access token')
   if (nonce !== undefined && typeof nonce !== 'string') throw invalid('The DPoP proof is malformed')
 
-  return { jkt, jti, iat, nonce }
+  return { jkt: header.key.jkt, jti, iat, nonce }
+}
+
+interface ProofHeader {
+  readonly alg: string
+  readonly key: ProofKey
+}
+
+/**
+ * A client signs every proof with one key under one header, so a header that passed its checks is
+ * kept by its encoded form (public data: a key and an `alg`): the next proof skips the decoding,
+ * the thumbprint and the key import, and pays only its signature check.
+ */
+const headers = new TokenCache<ProofHeader>(HEADER_CACHE_SIZE)
+
+/** The RFC 9449 §4.3 header checks (points 4-7), in a fixed order so each defect has one description. */
+function proofHeader(encoded: string, algorithms: readonly string[]): ProofHeader {
+  const known = headers.get(encoded, 0)
+  if (known !== undefined) {
+    if (!algorithms.includes(known.alg)) throw invalid('The DPoP proof uses an algorithm that is not allowed')
+    return known
+  }
+  const header = decodeSegment(encoded)
+  if (header.typ !== 'dpop+jwt') throw invalid('The DPoP proof has the wrong type')
+  // Never `none` nor an HMAC: the allowlist holds asymmetric algorithms only (RFC 9449 §4.2).
+  const alg = header.alg
+  if (typeof alg !== 'string' || !algorithms.includes(alg)) throw invalid('The DPoP proof uses an algorithm that is not allowed')
+  const jwk = header.jwk
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw invalid('The DPoP proof carries no public key')
+  if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw invalid('The DPoP proof carries a private key')
+  // RFC 7515 §4.1.11: an extension this check does not know must not be ignored.
+  if (header.crit !== undefined) throw invalid('The DPoP proof is malformed')
+  let key: ProofKey
+  try {
+    key = importProofKey(alg, jwk as Record<string, unknown>)
+  } catch (error) {
+    throw invalid('The DPoP proof carries no usable public key', error)
+  }
+  const checked = { alg, key }
+  headers.set(encoded, checked, Number.POSITIVE_INFINITY)
+  return checked
+}
+
+/** A base64url JSON object segment (RFC 7515 §7.1); anything else is a malformed proof. */
+function decodeSegment(segment: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+  } catch (error) {
+    throw invalid('The DPoP proof is malformed', error)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('The DPoP proof is malformed')
+  return value as Record<string, unknown>
+}
+
+/** The expected URI's normal form, kept: it is the same on every request of a handler. */
+let expected: { uri: string; normal: string | undefined } = { uri: '', normal: undefined }
+
+function sameHtu(htu: string, uri: string): boolean {
+  if (expected.uri !== uri) expected = { uri, normal: normalizeHtu(uri) }
+  if (expected.normal === undefined) return false
+  return htu === uri || normalizeHtu(htu) === expected.normal
 }
 
 /** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII bytes. */

@@ -1,11 +1,9 @@
-import { constants, createPublicKey, hash, verify, type KeyObject } from 'node:crypto'
-import { TokenCache } from '../common/token-cache.js'
+import { constants, createPublicKey, hash, verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
 
 /**
  * The embedded-key half of a DPoP proof check: the RFC 7638 thumbprint of the header's `jwk`, and
- * the RFC 7515 signature checked with that key for the proof's `alg`. Done with node:crypto, once
- * per request and synchronously: a client signs every proof with one key, so the imported key is
- * kept by thumbprint and a proof costs one hash and one signature verification.
+ * the RFC 7515 signature checked with that key for the proof's `alg`, with node:crypto and
+ * synchronously. The import is the costly half; dpop-proof.ts keeps imported keys per header.
  */
 
 interface AlgorithmRule {
@@ -42,63 +40,59 @@ const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
 /** RFC 7518 §3.3: RSA keys of at least 2048 bits. */
 const MIN_RSA_BITS = 2048
 
-/** Keys kept for clients seen recently. */
-const KEY_CACHE_SIZE = 1_000
-
-export type ProofKeyProblem = 'key' | 'signature'
-
 export class ProofKeyError extends Error {
-  constructor(readonly problem: ProofKeyProblem) {
-    super(problem)
+  constructor() {
+    super('the key cannot verify proofs of this alg')
   }
 }
 
-const keys = new TokenCache<KeyObject>(KEY_CACHE_SIZE)
+/** A proof's public key, imported and checked for its `alg`: what verifying one signature needs. */
+export interface ProofKey {
+  /** RFC 7638 SHA-256 thumbprint: what the token's `cnf.jkt` must equal. */
+  readonly jkt: string
+  readonly digest: string | null
+  readonly verifyKey: KeyObject | VerifyKeyObjectInput
+}
 
-/**
- * Verifies `signature` over `signingInput` with the public `jwk` for `alg` and returns the key's
- * thumbprint; throws `ProofKeyError` (`key`: unusable for this alg, `signature`: does not verify).
- */
-export function verifyWithEmbeddedKey(alg: string, jwk: Record<string, unknown>, signingInput: string, signature: Buffer): string {
+/** Imports the public `jwk` for `alg`; throws `ProofKeyError` when it cannot sign `alg` proofs. */
+export function importProofKey(alg: string, jwk: Record<string, unknown>): ProofKey {
   const rule = RULES[alg]
   const members = THUMBPRINT_MEMBERS[String(jwk['kty'])]
-  if (rule === undefined || members === undefined || jwk['kty'] !== rule.kty) throw new ProofKeyError('key')
-  if (rule.crv !== undefined && !rule.crv.includes(String(jwk['crv']))) throw new ProofKeyError('key')
+  if (rule === undefined || members === undefined || jwk['kty'] !== rule.kty) throw new ProofKeyError()
+  if (rule.crv !== undefined && !rule.crv.includes(String(jwk['crv']))) throw new ProofKeyError()
   // RFC 7517 §4.2 and §4.4: a key that names another use or algorithm is not for this proof.
   if ((jwk['use'] !== undefined && jwk['use'] !== 'sig') || (jwk['alg'] !== undefined && jwk['alg'] !== alg)) {
-    throw new ProofKeyError('key')
+    throw new ProofKeyError()
   }
   const canonical: Record<string, unknown> = {}
   for (const member of members) {
-    if (typeof jwk[member] !== 'string' || jwk[member] === '') throw new ProofKeyError('key')
+    if (typeof jwk[member] !== 'string' || jwk[member] === '') throw new ProofKeyError()
     canonical[member] = jwk[member]
   }
-  const jkt = hash('sha256', JSON.stringify(canonical), 'base64url')
-  let key = keys.get(jkt, 0)
-  if (key === undefined) {
-    try {
-      key = createPublicKey({ key: canonical as never, format: 'jwk' })
-    } catch {
-      throw new ProofKeyError('key')
-    }
-    if (rule.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) throw new ProofKeyError('key')
-    keys.set(jkt, key, Number.POSITIVE_INFINITY)
-  }
-  let valid: boolean
+  let key: KeyObject
   try {
-    valid = verify(
-      rule.digest,
-      Buffer.from(signingInput),
+    key = createPublicKey({ key: canonical as never, format: 'jwk' })
+  } catch {
+    throw new ProofKeyError()
+  }
+  if (rule.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) throw new ProofKeyError()
+  return {
+    jkt: hash('sha256', JSON.stringify(canonical), 'base64url'),
+    digest: rule.digest,
+    verifyKey:
       rule.kty === 'EC'
         ? { key, dsaEncoding: 'ieee-p1363' }
         : rule.pss === true
           ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
           : key,
-      signature,
-    )
-  } catch {
-    valid = false
   }
-  if (!valid) throw new ProofKeyError('signature')
-  return jkt
+}
+
+/** Whether `signature` (RFC 7515 §5.2) over `signingInput` verifies with `key`. */
+export function verifiesWith(key: ProofKey, signingInput: string, signature: Buffer): boolean {
+  try {
+    return verify(key.digest, Buffer.from(signingInput), key.verifyKey, signature)
+  } catch {
+    return false
+  }
 }

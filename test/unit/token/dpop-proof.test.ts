@@ -49,6 +49,22 @@ describe('checkDpopProof', async () => {
     })
   }
 
+  test('a header seen before skips its decoding and key import, never its signature check or the allowlist', async () => {
+    const first = await makeProof(es, { ...base, jti: 'kept-1' })
+    const second = await makeProof(es, { ...base, jti: 'kept-2' })
+    const [header, payload] = second.split('.') as [string, string]
+    assert.equal(header, first.split('.')[0], 'one key, one encoded header')
+    assert.equal((await checkDpopProof(first, expectation)).jkt, es.jkt)
+    const description = async (proof: string, expect = expectation) =>
+      checkDpopProof(proof, expect).then(
+        () => 'accepted',
+        (error: InvalidDpopProof) => error.description,
+      )
+    assert.equal(await description(`${header}.${payload}.${first.split('.')[2]}`), 'The DPoP proof signature is invalid')
+    assert.equal(await description(second, { ...expectation, algorithms: ['EdDSA'] }), 'The DPoP proof uses an algorithm that is not allowed')
+    assert.equal(await description(second), 'accepted')
+  })
+
   const accepted: { name: string; options: Partial<ProofOptions> }[] = [
     { name: 'htu with a query and fragment', options: { htu: `${URI}?x=1#f` } },
     { name: 'htu with upper-case scheme and host and the default port', options: { htu: 'HTTPS://MCP.Example.com:443/mcp' } },
