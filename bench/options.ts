@@ -66,10 +66,10 @@ Options:
                       run); REF "." copies the working tree unchanged (A/A check); an absolute
                       path runs that prepared copy of the repository instead
   --only A,B*         only these scenario ids (a trailing * matches a prefix); the direct rows
-                      always run (ids: direct, nginx, node-proxy, jwt-rs256, jwt-es256,
+                      always run (ids: direct, nginx, node-socket-proxy, node-proxy, jwt-rs256, jwt-es256,
                       jwt-rs256-quiet, jwt-rs256-baseline, introspection,
                       introspection-baseline, policy, policy-baseline, direct-1c,
-                      jwt-rs256-1c, jwt-rs256-1c-baseline, nginx-1c, node-proxy-1c,
+                      jwt-rs256-1c, jwt-rs256-1c-baseline, nginx-1c, node-socket-proxy-1c, node-proxy-1c,
                       jwt-rs256-revocation, jwt-rs256-lockout; nginx-auth; at a fixed rate:
                       direct@R, nginx@R, nginx-auth@R, jwt-rs256@R, introspection@R)
   --tokens N          memory mode: distinct tokens (default 1000000)

@@ -85,6 +85,20 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     note: 'calibration: node:http + undici Pool.stream, body buffered and parsed, nothing else (bench/plain-proxy-child.ts)',
   })
 
+  const socketProxy = spawnChild('socket-proxy', process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'socket-proxy-child.ts'), backend.origin])
+  ctx.defer(() => socketProxy.stop())
+  const socketUrl = (JSON.parse(await socketProxy.waitForLine((l) => l.startsWith('{"ready":true'))) as { url: string }).url
+  scenarios.push({
+    id: 'node-socket-proxy',
+    label: 'Node proxy on raw sockets (no auth)',
+    kind: 'throughput',
+    connections: thr,
+    origin: socketUrl,
+    targetPid: socketProxy.pid,
+    requests: rsRequests,
+    note: 'calibration: node:net only, no node:http; Content-Length framing, body parsed (bench/socket-proxy-child.ts)',
+  })
+
   scenarios.push(
     { id: 'jwt-rs256', label: 'gateway JWT RS256', kind: 'throughput', connections: thr, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
     { id: 'jwt-es256', label: 'gateway JWT ES256', kind: 'throughput', connections: thr, origin: gateway.url, targetPid: gateway.child.pid, requests: mcpRequests(esTokens) },
@@ -332,6 +346,7 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     { id: 'jwt-rs256-1c', label: 'gateway JWT RS256, 1 connection', kind: 'latency', connections: 1, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
     // The floor any Node proxy pays at 1 connection here (latency is not in the default table).
     { id: 'node-proxy-1c', label: 'plain Node proxy, 1 connection', kind: 'latency', connections: 1, origin: plainUrl, targetPid: plain.pid, requests: rsRequests },
+    { id: 'node-socket-proxy-1c', label: 'Node proxy on raw sockets, 1 connection', kind: 'latency', connections: 1, origin: socketUrl, targetPid: socketProxy.pid, requests: rsRequests },
   )
   const jwtBaseline = scenarios.find((s) => s.id === 'jwt-rs256-baseline')
   if (jwtBaseline !== undefined) {
@@ -692,6 +707,7 @@ function checkTargets(
  */
 const RUN_ORDER = [
   'nginx',
+  'node-socket-proxy',
   'node-proxy',
   'jwt-es256',
   'jwt-rs256-quiet',
@@ -708,6 +724,7 @@ const RUN_ORDER = [
   'policy-baseline',
   // (the fixed-rate rows run here)
   'nginx-1c',
+  'node-socket-proxy-1c',
   'direct-1c',
   'jwt-rs256-1c',
   'jwt-rs256-1c-baseline',
