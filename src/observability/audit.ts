@@ -1,3 +1,4 @@
+import { answerGate } from './answer-gate.js'
 import { targetFields, targetKind } from './call-target.js'
 import { events, type DecisionEvent, type RevocationEvent } from './events.js'
 import { isoTime, numberMember, stringMember } from './json-line.js'
@@ -148,9 +149,10 @@ export interface AuditTrail {
 
 /**
  * Subscribes the audit trail to decision events and writes one JSON line per MCP call. In `write`
- * and `fsync` modes the line (and whatever the writer held before it) goes out at once: the
- * pipeline publishes a forwarded call's decision before the answer's last bytes, so the record is
- * in the kernel (or on disk) before the client holds the answer. In `none` it is buffered
+ * and `fsync` modes the line (and whatever the writer held before it) goes out in the turn's group
+ * commit (answer-gate.ts): the pipeline publishes a forwarded call's decision before the answer's
+ * last bytes and releases those through the gate, so the record is in the kernel (or on disk)
+ * before the client holds the answer. In `none` it is buffered
  * (src/observability/line-writer.ts: out within 50 ms, and on close, reload and exit). The file is
  * opened here, so a path that cannot be written is an error at start; it is appended to
  * (O_APPEND), so several workers may share it.
@@ -162,12 +164,12 @@ export function createAuditTrail(options: AuditTrailOptions): AuditTrail {
   const out = own ?? (options.stdout as Pick<LineWriter, 'write' | 'flushSync'>)
   const sync = options.sync ?? 'write'
   const isCall = createMcpCallFilter(options)
+  const flush = sync === 'fsync' && own !== undefined ? () => own.fsyncSync() : () => out.flushSync()
   const onDecision = (message: unknown) => {
     const e = message as DecisionEvent
     if (!isCall(e)) return
     out.write(auditLine(e))
-    if (sync === 'fsync' && own !== undefined) own.fsyncSync()
-    else if (sync !== 'none') out.flushSync()
+    if (sync !== 'none') answerGate.commitBefore(flush)
   }
   events.decision.subscribe(onDecision)
   const onRevocation = (message: unknown) => out.write(revocationLine(message as RevocationEvent))

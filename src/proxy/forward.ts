@@ -55,10 +55,11 @@ export interface ForwardListener {
   /** Sent to the client as `X-Request-Id` unless the backend's response names its own. */
   readonly id: string
   /**
-   * The backend's answer is whole and its last bytes are about to go to the client: whatever
-   * must be recorded before the client holds the answer (the audit trail) happens here.
+   * The backend's answer is whole and its last bytes are ready: whatever must be recorded before
+   * the client holds the answer (the audit trail) happens here, and `answer` sends those bytes,
+   * at once or once the record is out.
    */
-  completing(status: number, outcome?: ForwardOutcome): void
+  completing(status: number, outcome: ForwardOutcome | undefined, answer: () => void): void
   /**
    * The response went to the client (whole, or as far as the client stayed): the backend's time,
    * and `outcome` when it did not end as an ordinary answer.
@@ -317,8 +318,7 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
     if (last) {
       // The whole (rest of the) body: head, body and end go to the client in one write.
       this.#ended = true
-      this.#listener.completing(this.#res.statusCode, this.#outcome)
-      sink.end(chunk)
+      this.#listener.completing(this.#res.statusCode, this.#outcome, () => sink.end(chunk))
       return
     }
     if (sink.write(chunk) || this.#waitingDrain) return
@@ -330,10 +330,8 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
 
   onEnd(): void {
     if (this.#held !== undefined) return this.#sendHeld(this.#held)
-    if (!this.#ended && this.#sink !== undefined) {
-      this.#listener.completing(this.#res.statusCode, this.#outcome)
-      this.#sink.end()
-    }
+    const sink = this.#sink
+    if (!this.#ended && sink !== undefined) this.#listener.completing(this.#res.statusCode, this.#outcome, () => sink.end())
     this.#finish()
   }
 
@@ -347,9 +345,8 @@ class ForwardExchange implements UpstreamExchange, Forwarding {
       return this.onError(new UpstreamFailure('bad_response', `bad response from the backend: ${(error as Error).message}`))
     }
     held.headers.push('content-length', String(body.length))
-    this.#listener.completing(held.status, this.#outcome)
-    this.#res.writeHead(held.status, held.headers)
-    this.#res.end(body)
+    const res = this.#res
+    this.#listener.completing(held.status, this.#outcome, () => res.writeHead(held.status, held.headers).end(body))
     this.#finish()
   }
 

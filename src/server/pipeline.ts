@@ -7,6 +7,7 @@ import type { IdentityHeaders, UpstreamIdentity } from '../identity/upstream-ide
 import type { McpCall } from '../jsonrpc/mcp-call.js'
 import { createClientAddress } from '../lockout/client-address.js'
 import type { Lockout } from '../lockout/lockout.js'
+import { answerGate } from '../observability/answer-gate.js'
 import { events, type DecisionEvent } from '../observability/events.js'
 import type { Forwarder, Forwarding, ForwardListener, ForwardOutcome, ResponseRewriter } from '../proxy/forward.js'
 import type { Revocations } from '../revocation/revocations.js'
@@ -76,13 +77,15 @@ class Exchange implements ForwardListener {
   ) {}
 
   /**
-   * A call the backend received is published before its answer's last bytes are written, so an
-   * audit record in a synchronous mode (MCP_AUDIT_SYNC, docs/deployment.md) is on disk before the
-   * client holds the answer, even if the gateway is killed right after.
+   * A call the backend received is published before its answer's last bytes are written, and
+   * those wait for the turn's group commit (observability/answer-gate.ts), so an audit record in a
+   * synchronous mode (MCP_AUDIT_SYNC, docs/deployment.md) is out before the client holds the
+   * answer, even if the gateway is killed right after.
    */
-  completing(status: number, outcome: ForwardOutcome | undefined): void {
+  completing(status: number, outcome: ForwardOutcome | undefined, answer: () => void): void {
     if (outcome !== undefined) this.reason = outcome
     emitDecision(this, status)
+    answerGate.release(answer)
   }
 
   streaming(): void {
@@ -98,7 +101,7 @@ class Exchange implements ForwardListener {
     // The backend may have received the call: published before the 502/504, as `completing` is.
     this.reason = error.reason
     emitDecision(this, error.status)
-    this.refuse(this, error)
+    answerGate.release(() => this.refuse(this, error))
   }
 
   /** The response's one 'close' listener: a forwarding learns the client is gone, then the decision goes out. */

@@ -137,24 +137,30 @@ describe('audit trail of the serve command', () => {
     }
   })
 
-  test('every call answered before a kill -9 has its record in the file (MCP_AUDIT_SYNC=write, the default)', async () => {
+  test('every call answered before a kill -9 has its record in the file, calls answered together too (MCP_AUDIT_SYNC=write, the default)', async () => {
     const auditFile = join(fx.dir, 'killed-audit.jsonl')
     const gw = spawnServe(['--config', await fx.writeConfig({ scopes: { required: ['mcp:read'] } })], { MCP_AUDIT_LOG: auditFile }, 'audit-kill')
     try {
       await gw.waitForLine((l) => l.msg === 'listening', 'listening')
       const token = await fx.token('mcp:read')
       const ids: string[] = []
-      for (let i = 0; i < 100; i++) {
-        const res = await postStreaming(`http://127.0.0.1:${fx.port}/mcp`, callTool('echo', { text: `call ${i}` }, i), {
-          authorization: `Bearer ${token}`,
-        })
-        await res.ended
-        assert.equal(res.status, 200)
-        ids.push(String(res.headers['x-request-id']))
+      // In waves of 20 at once, so answers complete in the same turn and share a group commit.
+      for (let wave = 0; wave < 5; wave++) {
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, async (_, i) => {
+            const res = await postStreaming(`http://127.0.0.1:${fx.port}/mcp`, callTool('echo', { text: `call ${wave}.${i}` }, i), {
+              authorization: `Bearer ${token}`,
+            })
+            await res.ended
+            assert.equal(res.status, 200)
+            return String(res.headers['x-request-id'])
+          }),
+        )
+        ids.push(...answers)
       }
       gw.signal('SIGKILL')
       assert.equal(await gw.exited, 'SIGKILL')
-      assert.deepEqual((await records(auditFile)).map((r) => r.requestId), ids)
+      assert.deepEqual((await records(auditFile)).map((r) => r.requestId).sort(), ids.sort())
     } finally {
       await gw.kill()
     }

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { answerGate } from '../../../src/observability/answer-gate.js'
 import { auditLine, createAuditTrail, createMcpCallFilter, toAuditRecord } from '../../../src/observability/audit.js'
 import { events, type DecisionEvent } from '../../../src/observability/events.js'
 
@@ -135,16 +136,20 @@ describe('createAuditTrail', () => {
   })
 
   for (const [sync, written] of [['write', 1], ['fsync', 1], ['none', 0]] as const) {
-    test(`MCP_AUDIT_SYNC=${sync}: the record is ${written === 1 ? 'in the file when publish returns' : 'buffered until the flush'}`, async () => {
+    test(`MCP_AUDIT_SYNC=${sync}: ${written === 1 ? 'an answer released through the gate waits until the record is in the file' : 'the record is buffered and the answer does not wait'}`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'audit-sync-'))
       const file = join(dir, 'audit.jsonl')
       const trail = createAuditTrail({ file, sync, resourcePath: '/mcp', excluded: [] })
       const fsyncs = mock.method(fs, 'fsyncSync')
+      const lines = () => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length
       try {
         events.decision.publish(decision({ requestId: `sync-${sync}` }))
-        // Read at once, synchronously: no timer of the writer has had a chance to run.
-        assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length, written)
-        assert.equal(fsyncs.mock.callCount(), sync === 'fsync' ? 1 : 0)
+        let seen: { lines: number; fsyncs: number } | undefined
+        answerGate.release(() => (seen = { lines: lines(), fsyncs: fsyncs.mock.callCount() }))
+        if (written === 1) assert.equal(seen, undefined, 'the answer waits for the commit')
+        await new Promise((resolve) => setImmediate(resolve))
+        // Read inside the answer, synchronously: no timer of the writer has had a chance to run.
+        assert.deepEqual(seen, { lines: written, fsyncs: sync === 'fsync' ? 1 : 0 })
       } finally {
         fsyncs.mock.restore()
         trail.close()
@@ -153,6 +158,31 @@ describe('createAuditTrail', () => {
     })
   }
 
+  test('the records of one turn go out in one write, before any of its answers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'audit-group-'))
+    const file = join(dir, 'audit.jsonl')
+    const opens = mock.method(fs, 'openSync')
+    const trail = createAuditTrail({ file, sync: 'write', resourcePath: '/mcp', excluded: [] })
+    const fd = opens.mock.calls[0]?.result
+    opens.mock.restore()
+    const writes = mock.method(fs, 'writeSync')
+    try {
+      const seen: number[] = []
+      for (let i = 0; i < 5; i++) {
+        events.decision.publish(decision({ requestId: `group-${i}` }))
+        answerGate.release(() => seen.push(readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length))
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(seen, [5, 5, 5, 5, 5])
+      // Only this file's writes count (the test run keeps an audit trail of its own).
+      assert.equal(writes.mock.calls.filter((call) => call.arguments[0] === fd).length, 1)
+    } finally {
+      writes.mock.restore()
+      trail.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   test('off writes nothing and stays unsubscribed', () => {
     const before = events.decision.hasSubscribers
     const trail = createAuditTrail({ file: 'off', resourcePath: '/mcp', excluded: [] })
@@ -160,7 +190,7 @@ describe('createAuditTrail', () => {
     trail.close()
   })
 
-  test('stdout goes through the shared writer', () => {
+  test('stdout goes through the shared writer', async () => {
     const written: string[] = []
     let flushes = 0
     const stdout = {
@@ -170,11 +200,13 @@ describe('createAuditTrail', () => {
     const trail = createAuditTrail({ file: 'stdout', resourcePath: '/mcp', excluded: [], stdout })
     try {
       events.decision.publish(decision({ requestId: 'shared' }))
+      assert.equal(flushes, 0, 'written out in the turn\'s commit, not per record')
+      await new Promise((resolve) => setImmediate(resolve))
     } finally {
       trail.close()
     }
     assert.equal(written.length, 1)
-    assert.equal(flushes, 1, 'sync write (the default) writes the record out at once')
+    assert.equal(flushes, 1, 'sync write (the default) writes the record out before the turn ends')
     assert.ok(written[0]?.endsWith('\n'))
     assert.equal((JSON.parse(written[0] as string) as { requestId: string }).requestId, 'shared')
     events.decision.publish(decision())
