@@ -214,8 +214,9 @@ export const configSchema = z.strictObject({
         .default('write')
         .describe(
           'When a record leaves the process. `write`: each record is written (write(2)) before the answer of its ' +
-            "call is complete, so it survives the gateway's crash or `kill -9`. `fsync`: also flushed to disk " +
-            '(fsync(2), files only), so it survives the machine losing power. `none`: buffered with the logs ' +
+            "call is complete, so it survives the gateway's crash or `kill -9`; the records of the calls answered in " +
+            'one event-loop turn go out in one write (group commit). `fsync`: also flushed to disk (one fsync(2) per ' +
+            'turn, files only), so it survives the machine losing power. `none`: buffered with the logs ' +
             '(out within 50 ms); a crash loses the last records. The cost of each is in bench/README.md. ' +
             'Env: `MCP_AUDIT_SYNC`.',
         ),
