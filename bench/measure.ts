@@ -16,10 +16,10 @@ export interface Scenario {
   readonly targetPid: number
   readonly requests: readonly LoadRequest[]
   /**
-   * When set, the requests of each run, made for a run of that many seconds before its counters are
-   * read (the DPoP row: proofs that must never repeat).
+   * When set, the requests of each run, made for a run of that many seconds (at `rate` req/s when
+   * the row has one) before its counters are read (the DPoP row: proofs that must never repeat).
    */
-  readonly requestsFor?: (durationSeconds: number) => readonly LoadRequest[]
+  readonly requestsFor?: (durationSeconds: number, rate?: number) => readonly LoadRequest[]
   /** Said next to the row (e.g. "policy keys accepted but not enforced"). */
   readonly note?: string
 }
@@ -60,7 +60,7 @@ export async function measure(
   durationSeconds: number,
   round: number,
 ): Promise<RunRecord> {
-  const requests = scenario.requestsFor?.(durationSeconds) ?? scenario.requests
+  const requests = scenario.requestsFor?.(durationSeconds, scenario.rate) ?? scenario.requests
   const loop0 = loopCounters(scenario.targetPid)
   const target0 = cpuSeconds(scenario.targetPid)
   const backend0 = cpuSeconds(backendPid)

@@ -53,7 +53,7 @@ Options:
   --paired N          cycles of the paired phase that decides the ratio targets: introspection,
                       JWT RS256 and policy (and the revocation, lockout, exchange and DPoP rows
                       when selected) back to back in 1 s runs (default 20; --quick 6; 0: off)
-  --rate R1,R2        also run JWT RS256, introspection, nginx and direct at these fixed rates
+  --rate R1,R2        also run JWT RS256, introspection, DPoP, nginx and direct at these fixed rates
                       (req/s, open-loop, paced by bench/load/paced-child.ts; default 2000,5000;
                       0: none)
   --connections N     connections of throughput runs (default 64)

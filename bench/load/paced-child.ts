@@ -17,7 +17,14 @@ import { percentile, type LoadResult, type LoadSpec } from './load-spec.js'
 const spec = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as LoadSpec
 const rate = spec.rate as number
 const clients = Array.from({ length: spec.connections }, () => new Client(spec.origin, { pipelining: 1, keepAliveTimeout: 60_000 }))
-const requests = spec.requests.map((r) => ({ method: r.method, path: r.path, headers: r.headers, body: r.body }))
+const entries = spec.requests.map((r) => ({ request: { method: r.method, path: r.path, headers: r.headers, body: r.body }, proofs: r.dpopProofs, used: 0 }))
+
+/** The `i`th entry (round-robin) as sent now: with a fresh DPoP proof of its own when it carries them. */
+function build(i: number) {
+  const entry = entries[i % entries.length] as (typeof entries)[number]
+  if (entry.proofs === undefined) return entry.request
+  return { ...entry.request, headers: { ...entry.request.headers, dpop: entry.proofs[entry.used++] ?? 'exhausted' } }
+}
 
 let samples = new Float64Array(1 << 16)
 let okCount = 0
@@ -41,7 +48,7 @@ function record(ms: number, ok: boolean): void {
 }
 
 function send(dueAt: number): void {
-  const r = requests[sent % requests.length] as (typeof requests)[number]
+  const r = build(sent)
   pending++
   ;(clients[sent % clients.length] as Client).request(r).then(
     async ({ statusCode, body }) => {
@@ -62,7 +69,7 @@ function send(dueAt: number): void {
 let opening = 0
 await Promise.all(
   clients.map((client, i) =>
-    client.request(requests[i % requests.length] as (typeof requests)[number]).then(async ({ body }) => {
+    client.request(build(i)).then(async ({ body }) => {
       await body.dump()
       opening++
     }),
