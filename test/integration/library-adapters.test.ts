@@ -89,22 +89,36 @@ for (const framework of FRAMEWORKS) {
       const token = await as.clientCredentialsToken({ resource, scope: 'mcp:tools' })
       tokens.push(token)
       const piece = new Uint8Array(64 * 1024).fill(0x20)
-      let sent = 0
-      // 2 MiB of spaces, twice the default limit, in 64 KiB pieces.
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (sent >= 2 * 1024 * 1024) return controller.close()
-          sent += piece.length
-          controller.enqueue(piece)
-        },
-      })
-      const init = toolCall('echo')
-      const response = await fetch(resource, {
-        ...init,
-        headers: { ...(init.headers as object), authorization: `Bearer ${token}` },
-        body,
-        duplex: 'half',
-      } as RequestInit)
+      const send = () => {
+        let sent = 0
+        // 2 MiB of spaces, twice the default limit, in 64 KiB pieces.
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent >= 2 * 1024 * 1024) return controller.close()
+            sent += piece.length
+            controller.enqueue(piece)
+          },
+        })
+        const init = toolCall('echo')
+        return fetch(resource, {
+          ...init,
+          headers: { ...(init.headers as object), authorization: `Bearer ${token}` },
+          body,
+          duplex: 'half',
+        } as RequestInit)
+      }
+      // A server that closes with the rest of the body unread makes its kernel reset the
+      // connection, and a reset can reach the client before it read the 413 (RFC 9112 §9.6): only
+      // such a reset is tried again, a few times; any other answer or error fails at once.
+      let response: Response | undefined
+      for (let attempt = 1; response === undefined; attempt++) {
+        try {
+          response = await send()
+        } catch (error) {
+          const code = ((error as Error).cause as { code?: string } | undefined)?.code
+          if (attempt === 3 || !['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'].includes(code ?? '')) throw error
+        }
+      }
       assert.equal(response.status, 413)
       await response.body?.cancel()
     })
