@@ -71,33 +71,16 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     skipped.push({ id: 'nginx', label: 'nginx reverse proxy', reason: 'nginx is not installed (optional C reference)' })
   }
 
-  const plain = spawnChild('plain-proxy', process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'plain-proxy-child.ts'), backend.origin])
-  ctx.defer(() => plain.stop())
-  const plainUrl = (JSON.parse(await plain.waitForLine((l) => l.startsWith('{"ready":true'))) as { url: string }).url
-  scenarios.push({
-    id: 'node-proxy',
-    label: 'plain Node proxy (no auth)',
-    kind: 'throughput',
-    connections: thr,
-    origin: plainUrl,
-    targetPid: plain.pid,
-    requests: rsRequests,
-    note: 'calibration: node:http + undici Pool.stream, body buffered and parsed, nothing else (bench/plain-proxy-child.ts)',
-  })
-
-  const socketProxy = spawnChild('socket-proxy', process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'socket-proxy-child.ts'), backend.origin])
-  ctx.defer(() => socketProxy.stop())
-  const socketUrl = (JSON.parse(await socketProxy.waitForLine((l) => l.startsWith('{"ready":true'))) as { url: string }).url
-  scenarios.push({
-    id: 'node-socket-proxy',
-    label: 'Node proxy on raw sockets (no auth)',
-    kind: 'throughput',
-    connections: thr,
-    origin: socketUrl,
-    targetPid: socketProxy.pid,
-    requests: rsRequests,
-    note: 'calibration: node:net only, no node:http; Content-Length framing, body parsed (bench/socket-proxy-child.ts)',
-  })
+  // Calibration proxies: what any Node proxy pays here before any gateway logic.
+  const calibration = async (child: string, id: string, label: string, note: string): Promise<Scenario> => {
+    const proxy = spawnChild(child, process.execPath, ['--import', 'tsx', join(import.meta.dirname, `${child}-child.ts`), backend.origin])
+    ctx.defer(() => proxy.stop())
+    const url = (JSON.parse(await proxy.waitForLine((l) => l.startsWith('{"ready":true'))) as { url: string }).url
+    return { id, label, kind: 'throughput', connections: thr, origin: url, targetPid: proxy.pid, requests: rsRequests, note }
+  }
+  const plainProxy = await calibration('plain-proxy', 'node-proxy', 'plain Node proxy (no auth)', 'calibration: node:http + undici Pool.stream, body buffered and parsed, nothing else (bench/plain-proxy-child.ts)')
+  const socketProxy = await calibration('socket-proxy', 'node-socket-proxy', 'Node proxy on raw sockets (no auth)', 'calibration: node:net only, no node:http; Content-Length framing, body parsed (bench/socket-proxy-child.ts)')
+  scenarios.push(plainProxy, socketProxy)
 
   scenarios.push(
     { id: 'jwt-rs256', label: 'gateway JWT RS256', kind: 'throughput', connections: thr, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
@@ -345,8 +328,8 @@ export async function runThroughput(ctx: BenchContext): Promise<void> {
     { id: 'direct-1c', label: 'direct backend, 1 connection', kind: 'latency', connections: 1, origin: backend.origin, targetPid: backend.child.pid, requests: rsRequests },
     { id: 'jwt-rs256-1c', label: 'gateway JWT RS256, 1 connection', kind: 'latency', connections: 1, origin: gateway.url, targetPid: gateway.child.pid, requests: rsRequests },
     // The floor any Node proxy pays at 1 connection here (latency is not in the default table).
-    { id: 'node-proxy-1c', label: 'plain Node proxy, 1 connection', kind: 'latency', connections: 1, origin: plainUrl, targetPid: plain.pid, requests: rsRequests },
-    { id: 'node-socket-proxy-1c', label: 'Node proxy on raw sockets, 1 connection', kind: 'latency', connections: 1, origin: socketUrl, targetPid: socketProxy.pid, requests: rsRequests },
+    { ...plainProxy, id: 'node-proxy-1c', label: 'plain Node proxy, 1 connection', kind: 'latency', connections: 1, note: undefined },
+    { ...socketProxy, id: 'node-socket-proxy-1c', label: 'Node proxy on raw sockets, 1 connection', kind: 'latency', connections: 1, note: undefined },
   )
   const jwtBaseline = scenarios.find((s) => s.id === 'jwt-rs256-baseline')
   if (jwtBaseline !== undefined) {
