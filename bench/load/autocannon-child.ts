@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { percentile, type LoadResult, type LoadSpec } from './load-spec.js'
+import { headersPerSend, percentile, type LoadResult, type LoadSpec } from './load-spec.js'
 
 /**
  * Runs autocannon in a process of its own (it takes most of a core at 64 connections, which must
@@ -37,11 +37,10 @@ const tracker = autocannon(
     timeout: 10,
     requests: spec.requests.map((r) => {
       const request = { method: r.method, path: r.path, headers: r.headers, body: r.body }
-      const proofs = r.dpopProofs
-      if (proofs === undefined) return request
+      if (r.dpopProofs === undefined) return request
       // A fresh proof on every build of this entry, whichever connection builds it.
-      let used = 0
-      return { ...request, setupRequest: (req: typeof request) => ({ ...req, headers: { ...r.headers, dpop: proofs[used++] ?? 'exhausted' } }) }
+      const headers = headersPerSend(r)
+      return { ...request, setupRequest: (req: typeof request) => ({ ...req, headers: headers() }) }
     }),
   },
   (error, result) => {

@@ -45,6 +45,17 @@ export interface LoadResult {
 
 export type LoadTool = 'wrk' | 'autocannon'
 
+/**
+ * The headers of `request` for each send, in turn: with the entry's next single-use DPoP proof
+ * when it carries them (`DPoP: exhausted` once they run out), else always the same headers.
+ */
+export function headersPerSend(request: LoadRequest): () => Readonly<Record<string, string>> {
+  const proofs = request.dpopProofs
+  if (proofs === undefined) return () => request.headers
+  let used = 0
+  return () => ({ ...request.headers, dpop: proofs[used++] ?? 'exhausted' })
+}
+
 /** Exact percentile of sorted samples (nearest rank). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Client } from 'undici'
-import { percentile, type LoadResult, type LoadSpec } from './load-spec.js'
+import { headersPerSend, percentile, type LoadResult, type LoadSpec } from './load-spec.js'
 
 /**
  * Open-loop load at a fixed rate (`spec.rate` requests per second), in a process of its own, one
@@ -17,13 +17,12 @@ import { percentile, type LoadResult, type LoadSpec } from './load-spec.js'
 const spec = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as LoadSpec
 const rate = spec.rate as number
 const clients = Array.from({ length: spec.connections }, () => new Client(spec.origin, { pipelining: 1, keepAliveTimeout: 60_000 }))
-const entries = spec.requests.map((r) => ({ request: { method: r.method, path: r.path, headers: r.headers, body: r.body }, proofs: r.dpopProofs, used: 0 }))
+const entries = spec.requests.map((r) => ({ method: r.method, path: r.path, body: r.body, headers: headersPerSend(r) }))
 
-/** The `i`th entry (round-robin) as sent now: with a fresh DPoP proof of its own when it carries them. */
+/** The `i`th entry (round-robin) as sent now. */
 function build(i: number) {
-  const entry = entries[i % entries.length] as (typeof entries)[number]
-  if (entry.proofs === undefined) return entry.request
-  return { ...entry.request, headers: { ...entry.request.headers, dpop: entry.proofs[entry.used++] ?? 'exhausted' } }
+  const { headers, ...entry } = entries[i % entries.length] as (typeof entries)[number]
+  return { ...entry, headers: headers() }
 }
 
 let samples = new Float64Array(1 << 16)
